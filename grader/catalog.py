@@ -1,0 +1,86 @@
+"""Where exercises, stubs, solutions and checks live, and what info.toml says."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+EXERCISES_DIR = KIT_ROOT / "exercises"
+SOLUTIONS_DIR = KIT_ROOT / "solutions"
+CHECKS_DIR = Path(__file__).resolve().parent / "checks"
+WORKSPACE_MARKER = ".contrastive-kit-workspace"
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+@dataclass
+class Exercise:
+    name: str
+    folder: Path
+    title: str = ""
+    difficulty: str = ""
+    topics: list = field(default_factory=list)
+    minutes: int = 0
+    hints: list = field(default_factory=list)
+    functions: list = field(default_factory=list)
+
+    @property
+    def stub(self) -> Path:
+        return self.folder / "stub.py"
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.md"
+
+    @property
+    def solution(self) -> Path:
+        return SOLUTIONS_DIR / f"{self.name}.py"
+
+    @property
+    def checks(self) -> Path:
+        return CHECKS_DIR / f"{self.name}.py"
+
+
+def exercise_names() -> list[str]:
+    if not EXERCISES_DIR.is_dir():
+        return []
+    return sorted(p.name for p in EXERCISES_DIR.iterdir()
+                  if (p / "info.toml").is_file() and (CHECKS_DIR / f"{p.name}.py").is_file())
+
+
+def load_exercise(name: str) -> Exercise:
+    if name not in exercise_names():
+        known = ", ".join(exercise_names()) or "none"
+        raise UsageError(f"unknown exercise {name!r}; known exercises: {known}")
+    folder = EXERCISES_DIR / name
+    try:
+        info = tomllib.loads((folder / "info.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read exercises/{name}/info.toml: {exc}") from None
+    return Exercise(
+        name=name, folder=folder, title=info.get("title", name),
+        difficulty=info.get("difficulty", ""), topics=list(info.get("topics", [])),
+        minutes=int(info.get("estimated_minutes", 0)), hints=list(info.get("hints", [])),
+        functions=list(info.get("functions", [])),
+    )
+
+
+def find_workspace(start: Path | None = None) -> Path | None:
+    """The practice workspace (made by `grade init`) containing start, if any."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / WORKSPACE_MARKER).is_file():
+            return folder
+    return None
+
+
+def learner_file(exercise: Exercise, start: Path | None = None) -> Path:
+    """The file `grade NAME` grades: the workspace's copy inside a workspace, else the kit's stub."""
+    workspace = find_workspace(start)
+    if workspace is not None and (workspace / exercise.name / "stub.py").is_file():
+        return workspace / exercise.name / "stub.py"
+    return exercise.stub

@@ -1,0 +1,210 @@
+"""Hidden checks for nt_xent(z1, z2, temperature=0.5)."""
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.api import (
+    as_tensor,
+    assert_close,
+    assert_grads_close,
+    assert_scalar_like,
+    check,
+    examples,
+    learner_raises,
+)
+from grader.gradcheck import finite_difference_check
+from grader.strategies import Case, cases, seeds
+from grader.timing import compare_speed, verify_loss_call
+
+REQUIRED = ["nt_xent"]
+THREADS = 1
+SPEED_N, SPEED_D, SPEED_LIMIT = 2048, 128, 3.0
+
+
+def expected(reference, z1, z2, temperature):
+    return reference.nt_xent(z1, z2, temperature)
+
+
+def reference_grads(reference, z1, z2, temperature):
+    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
+    return torch.autograd.grad(reference.nt_xent(a, b, temperature), [a, b])
+
+
+def loss_of(learner, z1, z2, temperature, device=None, **kw):
+    return learner.call("nt_xent", z1, z2, temperature, device=device, **kw)
+
+
+# -- interface ----------------------------------------------------------------
+@check("interface")
+def check_rejects_mismatched_shapes(learner):
+    bad = [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]
+    for s1, s2 in bad:
+        with learner_raises("ValueError", what=f"shapes {s1} and {s2}"):
+            learner.call("nt_xent", torch.randn(s1), torch.randn(s2), 0.5)
+
+
+@check("interface")
+def check_rejects_nonpositive_temperature(learner):
+    for t in (0.0, -0.5):
+        with learner_raises("ValueError", what=f"temperature={t}"):
+            learner.call("nt_xent", torch.randn(3, 4), torch.randn(3, 4), t)
+
+
+# -- correctness --------------------------------------------------------------
+@check("correctness")
+def check_worked_example_from_spec(learner):
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    z2 = torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)
+    got = loss_of(learner, z1, z2, 0.5).output
+    assert_scalar_like(got, torch.float64, "cpu")
+    assert_close(got, torch.tensor(0.6366709573, dtype=torch.float64), "loss", rtol=1e-7, atol=1e-8)
+
+
+@check("correctness")
+def check_default_temperature_is_half(learner, reference):
+    z1, z2 = Case(5, 7, 0.5, "float64", 1).tensors()
+    got = learner.call("nt_xent", z1, z2).output
+    assert_close(got, reference.nt_xent(z1, z2), "loss with the default temperature")
+
+
+@check("correctness")
+def check_single_pair_has_zero_loss(learner):
+    # with N = 1 the partner is the only term in the denominator
+    got = loss_of(learner, torch.tensor([[1.0, 2.0]]), torch.tensor([[-3.0, 0.5]]), 0.1).output
+    assert_close(got, torch.tensor(0.0), "loss for N=1")
+
+
+@check("correctness")
+@examples(25)
+@given(case=cases())
+def check_matches_reference(learner, reference, device, case):
+    z1, z2 = case.tensors()
+    got = loss_of(learner, z1, z2, case.temperature, device).output
+    assert_scalar_like(got, case.torch_dtype, device)
+    assert_close(got, expected(reference, z1, z2, case.temperature), "loss", case.torch_dtype)
+
+
+# -- gradients ----------------------------------------------------------------
+@check("gradients")
+@examples(20)
+@given(case=cases(n=st.integers(1, 32), d=st.integers(1, 64)))
+def check_gradients_match_reference(learner, reference, device, case):
+    z1, z2 = case.tensors()
+    mine = loss_of(learner, z1, z2, case.temperature, device, grad=[0, 1])
+    want = reference_grads(reference, z1, z2, case.temperature)
+    assert_grads_close(mine.grads, want, ["z1", "z2"], case.torch_dtype)
+
+
+@check("gradients")
+def check_gradcheck_float64(learner):
+    for case in (Case(3, 4, 0.5, "float64", 7), Case(4, 3, 0.1, "float64", 8)):
+        z1, z2 = case.tensors()
+        finite_difference_check(learner, "nt_xent", [z1, z2, case.temperature], [0, 1], ["z1", "z2"])
+
+
+# -- properties -----------------------------------------------------------------
+@check("properties")
+@examples(10)
+@given(case=cases(n=st.integers(1, 16), d=st.integers(2, 32)), factor_seed=seeds)
+def check_invariant_to_scaling_rows(learner, case, factor_seed):
+    z1, z2 = case.tensors()
+    gen = torch.Generator().manual_seed(factor_seed)
+    f1 = torch.empty(case.n, 1, dtype=torch.float64).uniform_(0.1, 100.0, generator=gen).to(z1.dtype)
+    f2 = torch.empty(case.n, 1, dtype=torch.float64).uniform_(0.1, 100.0, generator=gen).to(z1.dtype)
+    base = as_tensor(loss_of(learner, z1, z2, case.temperature).output, "loss")
+    scaled = loss_of(learner, z1 * f1, z2 * f2, case.temperature).output
+    assert_close(scaled, base, "loss after scaling rows by positive factors (cosine ignores length)",
+                 case.torch_dtype)
+
+
+@check("properties")
+@examples(10)
+@given(case=cases(n=st.integers(1, 16), d=st.integers(1, 32)))
+def check_symmetric_in_the_two_views(learner, case):
+    z1, z2 = case.tensors()
+    forward = as_tensor(loss_of(learner, z1, z2, case.temperature).output, "loss")
+    swapped = loss_of(learner, z2, z1, case.temperature).output
+    assert_close(swapped, forward, "loss with z1 and z2 swapped", case.torch_dtype)
+
+
+@check("properties")
+@examples(10)
+@given(case=cases(n=st.integers(2, 16), d=st.integers(1, 32)), perm_seed=seeds)
+def check_invariant_to_permuting_pairs(learner, case, perm_seed):
+    z1, z2 = case.tensors()
+    perm = torch.randperm(case.n, generator=torch.Generator().manual_seed(perm_seed))
+    base = as_tensor(loss_of(learner, z1, z2, case.temperature).output, "loss")
+    moved = loss_of(learner, z1[perm], z2[perm], case.temperature).output
+    assert_close(moved, base, "loss after permuting the pairs (same permutation in both views)",
+                 case.torch_dtype)
+
+
+# -- numerical stability ---------------------------------------------------------------
+@check("stability")
+def check_low_temperature_float32(learner, reference, device):
+    z1, z2 = Case(32, 16, 0.01, "float32", 3).tensors()
+    mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1])
+    assert_close(mine.output, expected(reference, z1, z2, 0.01), "loss at temperature 0.01")
+    assert_grads_close(mine.grads, reference_grads(reference, z1, z2, 0.01), ["z1", "z2"], torch.float32)
+
+
+@check("stability")
+def check_near_identical_vectors(learner, reference, device):
+    gen = torch.Generator().manual_seed(11)
+    base = torch.randn(1, 64, generator=gen)
+    z1 = base + 1e-4 * torch.randn(48, 64, generator=gen)
+    z2 = base + 1e-4 * torch.randn(48, 64, generator=gen)
+    for t in (0.01, 0.5):
+        got = loss_of(learner, z1, z2, t, device).output
+        assert_close(got, expected(reference, z1, z2, t), f"loss for near-identical vectors, t={t}",
+                     rtol=1e-3, atol=1e-3)
+
+
+@check("stability")
+@examples(8)
+@given(case=cases(n=st.integers(1, 16), d=st.integers(1, 32), dtype=st.just("float32")),
+       scale=st.sampled_from([1e-6, 1e3, 1e6]))
+def check_large_and_small_norms(learner, reference, device, case, scale):
+    z1, z2 = case.tensors(scale=scale)
+    got = loss_of(learner, z1, z2, case.temperature, device).output
+    assert_close(got, expected(reference, z1, z2, case.temperature), f"loss for vectors scaled by {scale:g}",
+                 rtol=1e-3, atol=1e-4)
+
+
+# -- hygiene ----------------------------------------------------------------------
+@check("hygiene")
+def check_inputs_not_modified(learner, device):
+    z1, z2 = Case(6, 5, 0.3, "float32", 5).tensors()
+    result = loss_of(learner, z1, z2, 0.3, device, return_inputs=True)
+    for sent, after, name in zip((z1, z2), result.inputs_after, ("z1", "z2")):
+        if not torch.equal(after.tensor, sent):
+            raise AssertionError(f"{name} was modified in place by nt_xent; the spec forbids it")
+
+
+@check("hygiene")
+def check_dtype_device_and_0dim(learner, device):
+    for dtype in (torch.float32, torch.float64):
+        z1, z2 = torch.randn(4, 3, dtype=dtype), torch.randn(4, 3, dtype=dtype)
+        assert_scalar_like(loss_of(learner, z1, z2, 0.5, device).output, dtype, device)
+
+
+@check("hygiene")
+def check_output_keeps_autograd_graph(learner, device):
+    z1, z2 = Case(4, 6, 0.5, "float32", 9).tensors()
+    grads = loss_of(learner, z1, z2, 0.5, device, grad=[0, 1]).grads
+    if isinstance(grads, str) or any(g is None for g in grads):
+        raise AssertionError(f"the loss must be differentiable w.r.t. z1 and z2: {grads}")
+
+
+# -- speed ------------------------------------------------------------------------
+@check("speed")
+def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
+    def make_args(rep):
+        gen = torch.Generator().manual_seed(seed * 1000 + rep)
+        return [torch.randn(SPEED_N, SPEED_D, generator=gen), torch.randn(SPEED_N, SPEED_D, generator=gen), 0.5]
+
+    result = compare_speed(
+        learner.on(device), reference_child.on(device), "nt_xent", make_args, grad=[0, 1],
+        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32), max_ratio=SPEED_LIMIT)
+    record_property("message", f"N={SPEED_N}, D={SPEED_D}: {result.describe()}")

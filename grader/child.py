@@ -1,0 +1,269 @@
+"""The child side of the sandbox: the only place where a learner's code runs.
+
+Started by grader.sandbox as `python child.py REQUEST_FD REPLY_FD`. It reads a
+setup frame, imports the learner's file, then answers call requests until the
+request pipe closes. It decides nothing: every verdict is made by the parent
+from the plain data this process sends back.
+"""
+
+import os
+import sys
+
+# This script's folder is grader/; keep only wire.py from it, so that the rest
+# of the grader (and the reference solutions) is not importable from here.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
+    sys.path.pop(0)
+sys.path.insert(0, _HERE)
+import wire  # noqa: E402
+
+sys.path.remove(_HERE)
+
+import importlib.util  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+
+import torch  # noqa: E402  (imported before the learner's code so its patches cannot precede it)
+
+_write = os.write  # bound now: learner code may replace os.write later
+_exit = os._exit
+_REQUEST_FD = int(sys.argv[1])
+_REPLY_FD = int(sys.argv[2])
+_handles: dict = {}
+_module = None
+_learner_file = ""
+
+
+def _send(message):
+    wire.write_frame(_REPLY_FD, message, _write)
+
+
+def _install_guard(guard_dirs, blocked_modules):
+    """Refuse (and report at once) any attempt to read the reference solutions."""
+    dirs = tuple(os.path.realpath(d).rstrip(os.sep) + os.sep for d in guard_dirs)
+    blocked = tuple(blocked_modules)
+    realpath = os.path.realpath
+
+    def report(detail):
+        try:
+            wire.write_frame(_REPLY_FD, {"event": "integrity", "detail": detail}, _write)
+        except BaseException:
+            _exit(70)
+
+    def guarded(text):
+        return any(text.startswith(d) or d in text for d in dirs)
+
+    def hook(event, args):
+        if event == "open":
+            path = args[0]
+            if isinstance(path, bytes):
+                path = path.decode(errors="replace")
+            if isinstance(path, str) and dirs and guarded(realpath(path) + os.sep):
+                report(f"opened {os.path.basename(path)} from the kit's reference solutions")
+                raise PermissionError("the grader does not let submissions read the reference solutions")
+        elif event == "import":
+            name = str(args[0])
+            if name.split(".")[0] in blocked:
+                report(f"imported {name}")
+                raise ImportError(f"submissions may not import {name}")
+        elif event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"):
+            text = " ".join(str(a) for a in args)
+            if dirs and guarded(text):
+                report(f"ran a command that reads the reference solutions ({event})")
+                raise PermissionError("the grader does not let submissions read the reference solutions")
+
+    sys.addaudithook(hook)
+
+
+def _where(tb):
+    """The innermost frame of the learner's own file, as 'file line N'."""
+    line = None
+    for frame in traceback.extract_tb(tb):
+        if os.path.abspath(frame.filename) == _learner_file:
+            line = frame.lineno
+    return f"{os.path.basename(_learner_file)} line {line}" if line else ""
+
+
+def _describe(exc: BaseException) -> dict:
+    text = str(exc)
+    kind = "exception"
+    if isinstance(exc, NotImplementedError):
+        kind = "not_implemented"
+    elif isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and ("can't allocate memory" in text or "out of memory" in text.lower())
+    ):
+        kind = "memory"
+    elif isinstance(exc, SystemExit):
+        kind = "exit"
+        text = f"called sys.exit({exc.code!r})"
+    return {
+        "type": type(exc).__name__,
+        "mro": [c.__name__ for c in type(exc).__mro__],
+        "message": text[:2000],
+        "where": _where(exc.__traceback__),
+        "kind": kind,
+    }
+
+
+def _load(setup):
+    global _module, _learner_file
+    _learner_file = os.path.abspath(setup["path"])
+    folder = os.path.dirname(_learner_file)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("submission", _learner_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        return {"ok": False, "error": {
+            "kind": "syntax", "type": "SyntaxError", "mro": ["SyntaxError"],
+            "message": exc.msg or "invalid syntax", "line": exc.lineno, "offset": exc.offset,
+            "where": f"{os.path.basename(exc.filename or _learner_file)} line {exc.lineno}",
+        }}
+    except BaseException as exc:  # the learner's module body may raise anything, SystemExit included
+        return {"ok": False, "error": _describe(exc)}
+    _module = module
+    names = [n for n in setup.get("require", []) if not hasattr(module, n)]
+    return {"ok": True, "missing": names}
+
+
+def _to_device(value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, list):
+        return [_to_device(v, device) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def _plain(value, depth=0):
+    """Keep plain data; park anything else in the handle table."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    if depth < 4 and isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if depth < 4 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
+    handle = len(_handles) + 1
+    _handles[handle] = value
+    return {"__handle__": handle, "type": type(value).__name__}
+
+
+def _resolve(target):
+    if isinstance(target, str):
+        return getattr(_module, target)
+    obj = _handles[target["handle"]]
+    attr = target.get("attr")
+    return getattr(obj, attr) if attr else obj
+
+
+def _sync(device):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _emitter(name):
+    def emit(**fields):
+        _send({"event": name, "fields": _plain(fields)})
+
+    return emit
+
+
+def _call(request):
+    device = request.get("device", "cpu")
+    args = _to_device(wire.unwrap(request.get("args", [])), device)
+    kwargs = _to_device(wire.unwrap(request.get("kwargs", {})), device)
+    for key, value in request.get("handle_kwargs", {}).items():
+        kwargs[key] = _handles[value]
+    grad_args = request.get("grad_args") or []
+    for i in grad_args:
+        args[i] = args[i].detach().requires_grad_(True)
+    fn = _resolve(request["target"])
+    event_global = request.get("event_global")
+    if event_global:
+        setattr(_module, event_global, _emitter("progress"))
+    started = time.perf_counter()
+    with torch.set_grad_enabled(True):
+        output = fn(*args, **kwargs)
+        grads = None
+        if grad_args:
+            if not isinstance(output, torch.Tensor):
+                grads = "output is not a tensor"
+            elif not output.requires_grad:
+                grads = "output does not require grad (is it detached from the inputs?)"
+            else:
+                grad_output = request.get("grad_output")
+                if grad_output is not None:
+                    grad_output = wire.unwrap(grad_output).to(device)
+                elif output.numel() != 1:
+                    grad_output = torch.ones_like(output)
+                got = torch.autograd.grad(output, [args[i] for i in grad_args], grad_output,
+                                          allow_unused=True)
+                grads = [g.detach() if g is not None else None for g in got]
+    _sync(device)
+    seconds = time.perf_counter() - started
+    reply = {"ok": True, "output": _plain(output), "grads": grads, "seconds": seconds}
+    if request.get("return_inputs"):
+        reply["inputs_after"] = [a.detach() if isinstance(a, torch.Tensor) else None for a in args]
+    return reply
+
+
+def _call_many(request):
+    device = request.get("device", "cpu")
+    fn = _resolve(request["target"])
+    kwargs = _to_device(wire.unwrap(request.get("kwargs", {})), device)
+    outputs = []
+    with torch.no_grad():
+        for args in request["arg_list"]:
+            outputs.append(_plain(fn(*_to_device(wire.unwrap(args), device), **kwargs)))
+    return {"ok": True, "outputs": outputs}
+
+
+def _serve():
+    while True:
+        try:
+            request = wire.read_frame(_REQUEST_FD)
+        except EOFError:
+            return
+        op = request.get("op")
+        try:
+            if op == "call":
+                reply = _call(request)
+            elif op == "call_many":
+                reply = _call_many(request)
+            elif op == "release":
+                _handles.pop(request["handle"], None)
+                reply = {"ok": True}
+            else:
+                reply = {"ok": False, "error": {"kind": "protocol", "type": "ProtocolError",
+                                                "mro": [], "message": f"unknown op {op!r}", "where": ""}}
+        except BaseException as exc:  # learner code raised: describe it, keep serving
+            reply = {"ok": False, "error": _describe(exc)}
+        try:
+            _send(reply)
+        except TypeError as exc:
+            _send({"ok": False, "error": {"kind": "exception", "type": "TypeError", "mro": ["TypeError"],
+                                          "message": str(exc), "where": ""}})
+
+
+def main():
+    setup = wire.read_frame(_REQUEST_FD)
+    torch.set_num_threads(int(setup.get("threads") or torch.get_num_threads()))
+    limit = setup.get("memory_limit")
+    if limit:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+    _install_guard(setup.get("guard_dirs", []), setup.get("blocked_modules", []))
+    _send(_load(setup))
+    _serve()
+    sys.stdout.flush()
+    _exit(0)
+
+
+if __name__ == "__main__":
+    main()

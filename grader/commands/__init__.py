@@ -1,0 +1,1 @@
+"""Subcommands of `grade`: one module each, found by grader.cli.subcommands()."""

@@ -1,0 +1,98 @@
+"""Named comparisons used by every checks module: shapes first, then values.
+
+Tolerances live in one table, by dtype; every failure reports the max and mean
+absolute difference so a learner can tell a rounding issue from a wrong formula.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grader.wire import Received
+
+# (rtol, atol) for values; gradients use atol relative to the largest reference gradient.
+TOLERANCES = {
+    torch.float64: (1e-7, 1e-9),
+    torch.float32: (2e-4, 1e-5),
+    torch.bfloat16: (2e-2, 2e-2),
+    torch.float16: (5e-3, 5e-3),
+}
+GRAD_RTOL_SCALE = {torch.float64: 1e-6, torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 1e-2}
+
+
+def tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+
+
+def as_tensor(value, what: str) -> torch.Tensor:
+    if isinstance(value, Received):
+        return value.tensor
+    if isinstance(value, torch.Tensor):
+        return value
+    kind = getattr(value, "type", type(value).__name__)
+    raise AssertionError(f"{what}: expected a torch.Tensor, got {kind}")
+
+
+def assert_shape(actual, expected_shape, what="output"):
+    t = as_tensor(actual, what)
+    if tuple(t.shape) != tuple(expected_shape):
+        raise AssertionError(f"{what}: expected shape {tuple(expected_shape)}, got {tuple(t.shape)}")
+
+
+def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    diff = (actual.double() - expected.double()).abs()
+    if diff.numel() == 0:
+        return "empty"
+    return f"max abs diff {diff.max().item():.3g}, mean abs diff {diff.mean().item():.3g}"
+
+
+def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=None):
+    """Shape, finiteness, then elementwise |a - e| <= atol + rtol * |e|."""
+    a = as_tensor(actual, what)
+    e = expected.detach().cpu()
+    assert_shape(a, e.shape, what)
+    d_rtol, d_atol = tolerance(dtype or e.dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
+    a64, e64 = a.double(), e.double()
+    if not torch.isfinite(a64).all() and torch.isfinite(e64).all():
+        bad = (~torch.isfinite(a64)).sum().item()
+        raise AssertionError(f"{what}: {bad} non-finite value(s) (inf/nan) where the reference is finite")
+    if not torch.allclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True):
+        if a.numel() == 1:
+            got = f"expected {e64.item():.8g}, got {a64.item():.8g}"
+        else:
+            got = describe_diff(a64, e64)
+        raise AssertionError(f"{what}: values differ from the reference: {got} "
+                             f"(tolerance rtol={rtol:g}, atol={atol:g})")
+
+
+def assert_grads_close(actual_grads, expected_grads, names, dtype):
+    """Gradients: atol scales with the largest reference gradient, so tiny 1/N grads compare fairly."""
+    if isinstance(actual_grads, str):
+        raise AssertionError(f"no gradients: {actual_grads}")
+    scale = GRAD_RTOL_SCALE.get(dtype, 1e-3)
+    for got, want, name in zip(actual_grads, expected_grads, names):
+        if want is None:
+            continue
+        if got is None:
+            raise AssertionError(f"gradient w.r.t. {name}: none (the output does not depend on {name})")
+        want = want.detach().cpu()
+        peak = want.abs().max().item() if want.numel() else 0.0
+        rtol, _ = tolerance(dtype)
+        assert_close(got, want, what=f"gradient w.r.t. {name}", dtype=dtype,
+                     rtol=max(rtol, scale), atol=scale * peak + 1e-12)
+
+
+def assert_scalar_like(output, dtype, device, what="output"):
+    """The loss contract: a 0-dim tensor with the inputs' dtype and device."""
+    if not isinstance(output, Received):
+        kind = getattr(output, "type", type(output).__name__)
+        raise AssertionError(f"{what}: expected a 0-dim torch.Tensor, got {kind}")
+    t = output.tensor
+    if t.dim() != 0:
+        raise AssertionError(f"{what}: expected a 0-dim tensor, got shape {tuple(t.shape)}")
+    if t.dtype != dtype:
+        raise AssertionError(f"{what}: expected dtype {dtype}, got {t.dtype}")
+    if output.device != torch.device(device).type:
+        raise AssertionError(f"{what}: expected device {device}, got {output.device}")

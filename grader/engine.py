@@ -1,0 +1,183 @@
+"""One grading: start the sandboxed submission, run the hidden checks with pytest, collect results."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from grader import api
+from grader.catalog import KIT_ROOT, SOLUTIONS_DIR, Exercise, UsageError
+from grader.plugin import GraderPlugin
+from grader.results import CheckResult, GradeReport, Status
+from grader.sandbox import ChildProcess, Learner, SandboxError
+
+BLOCKED_MODULES = ("solutions", "grader")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}; use cpu, cuda or auto")
+    return device
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def make_sanitizer(learner_path: Path):
+    replacements = [(str(learner_path.parent) + os.sep, ""), (str(KIT_ROOT) + os.sep, ""),
+                    (str(Path.home()), "~")]
+
+    def sanitize(text: str) -> str:
+        for old, new in replacements:
+            text = text.replace(old, new)
+        return text
+
+    return sanitize
+
+
+def _import_reference(exercise: Exercise):
+    spec = importlib.util.spec_from_file_location(f"_reference_{exercise.name}", exercise.solution)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_results(child: ChildProcess, required: list[str], sanitize) -> list[CheckResult]:
+    load = child.load
+    file = child.path.name
+    if load.ok:
+        imports = CheckResult("module_imports", "interface", Status.PASSED)
+        if load.missing:
+            names = ", ".join(load.missing)
+            defines = CheckResult("defines_required_names", "interface", Status.FAILED,
+                                  f"the spec asks for {names}; {file} does not define "
+                                  f"{'it' if len(load.missing) == 1 else 'them'}")
+        else:
+            defines = CheckResult("defines_required_names", "interface", Status.PASSED)
+        return [imports, defines]
+    error = load.error or {}
+    if error.get("kind") == "syntax":
+        message = f"SyntaxError in {error.get('where', file)}: {error.get('message')}"
+    elif error.get("kind") == "sandbox":
+        message = error.get("message", "")
+    elif error.get("kind") == "not_implemented":
+        message = "not implemented yet: the module raises NotImplementedError when imported"
+    else:
+        where = f" ({error['where']})" if error.get("where") else ""
+        message = f"importing {file} raised {error.get('type')}: {error.get('message')}{where}"
+    status = Status.TIMEOUT if error.get("status") == "timeout" else Status.FAILED
+    return [CheckResult("module_imports", "interface", status, sanitize(message)),
+            CheckResult("defines_required_names", "interface", Status.SKIPPED,
+                        "not run: the module did not import")]
+
+
+def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | None = None,
+          thorough: bool = False, only: list[str] | None = None, live=None,
+          options: dict | None = None) -> GradeReport:
+    started = time.perf_counter()
+    device = resolve_device(device)
+    seed = new_seed() if seed is None else seed
+    file = Path(file).resolve()
+    sanitize = make_sanitizer(file)
+    context = api.GradeContext(exercise.name, device, seed, thorough, live=live, options=options or {})
+    api._current["thorough"] = thorough
+    checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
+    required = list(getattr(checks_module, "REQUIRED", exercise.functions))
+    threads = getattr(checks_module, "THREADS", 1)
+    child_device = device if device == "cpu" or _cuda_ok() else "cpu"
+
+    is_reference = file == exercise.solution.resolve()
+    child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else [SOLUTIONS_DIR],
+                         blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
+                         device=child_device)
+    try:
+        child.start()
+    except SandboxError as exc:
+        child.load = _failed_load(exc)
+    learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
+    reference = _import_reference(exercise)
+
+    def reference_child():
+        ref = ChildProcess(exercise.solution, threads=threads, device=child_device, label="reference")
+        load = ref.start()
+        if not load.ok:
+            raise RuntimeError(f"the reference solution failed to load: {load.error}")
+        return Learner(ref, child_device, 120.0)
+
+    plugin = GraderPlugin(context, learner, reference, reference_child, sanitize)
+    args = [str(exercise.checks), "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
+            "-p", "no:xdist", "-p", "no:benchmark", "--noconftest", "--assert=plain",
+            "-c", os.devnull, "--rootdir", str(exercise.checks.parent), "-o", "python_functions=check_*",
+            "-o", "python_classes=", "--capture=sys", f"--hypothesis-seed={seed}", "-W", "ignore"]
+    if only:
+        plugin.only = set(only)
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = pytest_main(args, plugin)
+    finally:
+        plugin.close()
+        child.close()
+    results = _load_results(child, required, sanitize) + plugin.results
+    if int(code) not in (0, 1, 5):
+        last = (sink.getvalue().strip().splitlines() or ["no output"])[-1]
+        results.append(CheckResult("grader_session", "interface", Status.ERROR,
+                                   f"internal grader error (pytest exit {int(code)}): {sanitize(last)}"))
+    results.append(_integrity_result(child))
+    if only:
+        results = [r for r in results if r.name in only or r.category in only
+                   or r.category in ("interface", "integrity")]
+    report = GradeReport(exercise.name, _display_path(file), device, seed, results,
+                         time.perf_counter() - started, extras=context.extras)
+    report.learner_output = sanitize(child.output.decode(errors="replace"))
+    report.learner_output_bytes = child.output_total
+    return report
+
+
+def pytest_main(args, plugin):
+    import pytest
+
+    return pytest.main(args, plugins=[plugin])
+
+
+def _cuda_ok() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _failed_load(exc: SandboxError):
+    from grader.sandbox import LoadResult
+
+    status = getattr(exc, "status", "error")
+    return LoadResult(False, error={"kind": "sandbox", "status": status,
+                                    "message": f"{exc} while importing the module"})
+
+
+def _integrity_result(child: ChildProcess) -> CheckResult:
+    if child.integrity_events:
+        detail = "; ".join(dict.fromkeys(child.integrity_events))
+        return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
+                           f"the submission tried to use the kit's reference solution: {detail}")
+    return CheckResult("does_not_use_reference", "integrity", Status.PASSED)
+
+
+def _display_path(file: Path) -> str:
+    for base in (Path.cwd(), KIT_ROOT):
+        try:
+            return str(file.relative_to(base))
+        except ValueError:
+            continue
+    return file.name

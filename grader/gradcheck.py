@@ -1,0 +1,40 @@
+"""gradcheck with the verdict in the parent: the learner's analytic input gradients
+against central finite differences of the learner's own function, both computed
+in the child, compared here (float64, small inputs)."""
+
+from __future__ import annotations
+
+import torch
+
+from grader.compare import as_tensor
+
+
+def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol=1e-5,
+                            rtol=1e-3, **kwargs):
+    analytic = learner.call(target, *args, grad=list(wrt), **kwargs).grads
+    if isinstance(analytic, str):
+        raise AssertionError(f"no gradients: {analytic}")
+    perturbed = []
+    for i in wrt:
+        for j in range(args[i].numel()):
+            for sign in (1.0, -1.0):
+                moved = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+                moved[i].view(-1)[j] += sign * eps
+                perturbed.append(moved)
+    outputs = learner.call_many(target, perturbed, **kwargs)
+    values = torch.tensor([as_tensor(o, "output").double().item() for o in outputs], dtype=torch.float64)
+    offset = 0
+    for i, got, name in zip(wrt, analytic, names):
+        count = args[i].numel()
+        pairs = values[offset:offset + 2 * count].view(count, 2)
+        offset += 2 * count
+        numeric = ((pairs[:, 0] - pairs[:, 1]) / (2 * eps)).view_as(args[i])
+        if got is None:
+            raise AssertionError(f"gradient w.r.t. {name}: none, but finite differences give "
+                                 f"max |grad| {numeric.abs().max().item():.3g}")
+        got = got.double()
+        if not torch.allclose(got, numeric, atol=atol, rtol=rtol):
+            diff = (got - numeric).abs()
+            raise AssertionError(f"gradient w.r.t. {name} disagrees with finite differences of your "
+                                 f"own function: max abs diff {diff.max().item():.3g}, "
+                                 f"mean {diff.mean().item():.3g} (atol {atol:g}, rtol {rtol:g})")

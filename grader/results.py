@@ -1,0 +1,69 @@
+"""Results of one grading: small dataclasses with a status enum, and their JSON form."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+CATEGORY_ORDER = ["interface", "correctness", "gradients", "properties", "stability",
+                  "hygiene", "training", "speed", "integrity"]
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    TIMEOUT = "timeout"
+
+    @property
+    def is_bad(self) -> bool:
+        return self in (Status.FAILED, Status.ERROR, Status.TIMEOUT)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    category: str
+    status: Status
+    message: str = ""
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "category": self.category, "status": self.status.value,
+                "message": self.message, "duration_s": round(self.duration_s, 4)}
+
+
+@dataclass
+class GradeReport:
+    exercise: str
+    file: str
+    device: str
+    seed: int
+    checks: list[CheckResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    learner_output: str = ""
+    learner_output_bytes: int = 0
+    extras: list = field(default_factory=list)  # renderables a checks module adds (tables, sparklines)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and not any(c.status.is_bad for c in self.checks)
+
+    def counts(self) -> dict:
+        out = {s.value: 0 for s in Status}
+        for c in self.checks:
+            out[c.status.value] += 1
+        return out
+
+    def by_category(self) -> list[tuple[str, list[CheckResult]]]:
+        order = {name: i for i, name in enumerate(CATEGORY_ORDER)}
+        groups: dict[str, list[CheckResult]] = {}
+        for c in self.checks:
+            groups.setdefault(c.category, []).append(c)
+        return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+    def to_json(self) -> dict:
+        return {"exercise": self.exercise, "file": self.file, "device": self.device,
+                "seed": self.seed, "passed": self.passed, "duration_s": round(self.duration_s, 3),
+                "checks": [c.to_json() for c in self.checks]}

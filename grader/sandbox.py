@@ -1,0 +1,418 @@
+"""The parent side of the sandbox: starts, feeds, times and kills the child.
+
+The child is a separate Python process in its own session, so a learner's
+infinite loop, segfault, os._exit or runaway allocation ends that process and
+one check, never the grading. Its stdout and stderr go to a pipe that a thread
+drains into a capped buffer; requests and replies travel on two other pipes.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import wire
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+OUTPUT_CAP = 64 * 1024
+DEFAULT_MEMORY_LIMIT = 6 * 1024**3
+LOAD_TIMEOUT_S = 60.0
+
+
+class SandboxError(Exception):
+    """The child could not answer: it died, hung or ran out of memory."""
+
+    status = "error"
+
+
+class ChildTimeout(SandboxError):
+    status = "timeout"
+
+
+class ChildCrashed(SandboxError):
+    pass
+
+
+class ChildOutOfMemory(SandboxError):
+    pass
+
+
+class LearnerRaised(Exception):
+    """The learner's code raised; carries the child's description of it."""
+
+    def __init__(self, error: dict, target: str = ""):
+        self.error = error
+        self.type_name = error.get("type", "Exception")
+        self.mro = error.get("mro", [])
+        self.kind = error.get("kind", "exception")
+        self.target = target
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = f" ({self.error['where']})" if self.error.get("where") else ""
+        if self.kind == "not_implemented":
+            return f"not implemented yet: {self.target or 'the function'} raises NotImplementedError{where}"
+        message = self.error.get("message", "")
+        who = self.target or "your code"
+        return f"{who} raised {self.type_name}: {message}{where}".rstrip(": ")
+
+    def is_a(self, name: str) -> bool:
+        return name in self.mro
+
+
+class MissingFunction(Exception):
+    """The spec names a function the learner's module does not define."""
+
+
+class NotRun(Exception):
+    """A check cannot run because something it needs already failed."""
+
+
+@dataclass
+class Handle:
+    """An object that lives in the child (e.g. a trained encoder); used by id."""
+
+    id: int
+    type: str
+
+
+@dataclass
+class CallResult:
+    output: object
+    grads: list | str | None
+    inputs_after: list | None
+    seconds: float  # the parent's clock, round trip included
+    child_seconds: float = 0.0
+
+
+@dataclass
+class LoadResult:
+    ok: bool
+    missing: list = field(default_factory=list)
+    error: dict | None = None
+
+
+class _OutputDrain(threading.Thread):
+    def __init__(self, stream, cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.kept = bytearray()
+        self.total = 0
+
+    def run(self):
+        while True:
+            chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
+            if not chunk:
+                return
+            self.total += len(chunk)
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _decode_handles(value):
+    if isinstance(value, dict):
+        if "__handle__" in value and set(value) == {"__handle__", "type"}:
+            return Handle(int(value["__handle__"]), str(value["type"]))
+        return {k: _decode_handles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_handles(v) for v in value]
+    return value
+
+
+class ChildProcess:
+    """One child process running one module; restarted on demand after it dies."""
+
+    def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(),
+                 threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+                 device: str = "cpu", label: str = "learner"):
+        self.path = Path(path).resolve()
+        self.require = list(require)
+        self.guard_dirs = [str(d) for d in guard_dirs]
+        self.blocked_modules = list(blocked_modules)
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.device = device
+        self.label = label
+        self.proc: subprocess.Popen | None = None
+        self.load: LoadResult | None = None
+        self.integrity_events: list[str] = []
+        self.output_total = 0
+        self.output = bytearray()
+        self._drain: _OutputDrain | None = None
+        self._oom_killed = False
+        self.starts = 0
+
+    # -- life cycle -------------------------------------------------------
+    def start(self) -> LoadResult:
+        self.close()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
+                   PYTHONFAULTHANDLER="1")
+        env.pop("PYTHONSTARTUP", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(CHILD_SCRIPT), str(req_r), str(rep_w)],
+            pass_fds=(req_r, rep_w), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(self.path.parent),
+        )
+        os.close(req_r)
+        os.close(rep_w)
+        self._req, self._rep = req_w, rep_r
+        self._drain = _OutputDrain(self.proc.stdout, OUTPUT_CAP)
+        self._drain.start()
+        self._oom_killed = False
+        self.starts += 1
+        on_cpu = not self.device.startswith("cuda")
+        setup = {
+            "path": str(self.path), "require": self.require, "threads": self.threads,
+            "guard_dirs": self.guard_dirs, "blocked_modules": self.blocked_modules,
+            # An address-space cap stops a huge allocation at once; CUDA needs a
+            # huge virtual reservation, so there only the RSS watchdog applies.
+            "memory_limit": (self.memory_limit + 2 * 1024**3) if (self.memory_limit and on_cpu) else None,
+        }
+        reply = self._exchange(setup, LOAD_TIMEOUT_S, None)
+        if reply.get("ok"):
+            self.load = LoadResult(True, list(reply.get("missing", [])))
+        else:
+            self.load = LoadResult(False, error=reply.get("error", {}))
+        return self.load
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self):
+        if self.proc is None:
+            return
+        for fd in (self._req, self._rep):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                self._kill()
+        self._collect_output()
+        self.proc = None
+
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _collect_output(self):
+        if self._drain is not None:
+            self._drain.join(timeout=1)
+            self.output_total += self._drain.total
+            room = OUTPUT_CAP - len(self.output)
+            self.output += self._drain.kept[:max(room, 0)]
+            self._drain = None
+
+    # -- requests ---------------------------------------------------------
+    def request(self, message: dict, timeout: float, on_event=None) -> dict:
+        if not self.alive():
+            self.start()
+            if not self.load.ok:
+                raise ChildCrashed("the module could not be imported again after a restart")
+        return self._exchange(message, timeout, on_event)
+
+    def _exchange(self, message, timeout, on_event):
+        deadline = time.monotonic() + timeout
+        try:
+            wire.write_frame(self._req, message)
+        except (BrokenPipeError, OSError):
+            raise self._death("before it could receive the inputs") from None
+        while True:
+            try:
+                reply = wire.read_frame(self._rep, read=self._reader(deadline, timeout))
+            except ChildTimeout:
+                self._kill()
+                self._collect_output()
+                self.proc = None
+                raise
+            except (EOFError, wire.WireError, OSError):
+                raise self._death("while running") from None
+            if isinstance(reply, dict) and "event" in reply:
+                if reply["event"] == "integrity":
+                    self.integrity_events.append(str(reply.get("detail", "")))
+                elif on_event is not None:
+                    on_event(reply)
+                continue
+            if not isinstance(reply, dict):
+                raise self._death("after sending garbage")
+            return reply
+
+    def _reader(self, deadline, timeout):
+        def read(fd, n):
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ChildTimeout(f"timeout: no answer within {timeout:.3g} s; the process was stopped")
+                ready, _, _ = select.select([fd], [], [], min(left, 0.05))
+                if ready:
+                    return os.read(fd, n)
+                if self.memory_limit and _rss_bytes(self.proc.pid) > self.memory_limit:
+                    self._oom_killed = True
+                    self._kill()
+                    raise EOFError
+                if self.proc.poll() is not None:
+                    # drain anything written just before it exited
+                    ready, _, _ = select.select([fd], [], [], 0)
+                    if ready:
+                        return os.read(fd, n)
+                    raise EOFError
+
+        return read
+
+    def _death(self, when: str) -> SandboxError:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            self._kill()
+        code = proc.returncode if proc is not None else None
+        self._collect_output()
+        self.proc = None
+        if self._oom_killed:
+            gib = self.memory_limit / 1024**3
+            return ChildOutOfMemory(f"memory: the process used more than {gib:.0f} GiB and was stopped")
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return ChildCrashed(f"crash: the process was killed by {name} {when}")
+        return ChildCrashed(f"crash: the process exited with code {code} {when}"
+                            " (sys.exit or os._exit in the submission?)")
+
+
+class Learner:
+    """What a check sees of the submission: call its functions, get plain data back."""
+
+    def __init__(self, child: ChildProcess, device: str, default_timeout: float = 30.0):
+        self.child = child
+        self.device = device
+        self.default_timeout = default_timeout
+        self.hung: set[str] = set()
+        self._poison: SandboxError | None = None
+
+    def on(self, device: str) -> "Learner":
+        """The same child, calls defaulting to another device."""
+        view = Learner(self.child, device, self.default_timeout)
+        view.hung = self.hung
+        return view
+
+    def begin_check(self):
+        """A new check starts: forget the previous check's sandbox failure."""
+        self._poison = None
+
+    @property
+    def integrity_events(self):
+        return self.child.integrity_events
+
+    def _check_target(self, target):
+        if isinstance(target, str):
+            load = self.child.load
+            if load is None or not load.ok:
+                raise MissingFunction("the module did not import")
+            if target in load.missing:
+                raise MissingFunction(f"the spec asks for a function named {target}, and the file defines none")
+
+    def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
+             timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
+             allow_slow=False, **kwargs) -> CallResult:
+        """Run target(*args, **kwargs) in the child on `device`.
+
+        grad: indices of args (or True for all tensor args) whose input
+        gradients of output (or of <output, grad_output>) are sent back.
+        """
+        self._check_target(target)
+        if grad is True:
+            grad = [i for i, a in enumerate(args) if hasattr(a, "dtype") and a.is_floating_point()]
+        request = {
+            "op": "call", "target": self._target(target), "args": list(args), "kwargs": kwargs,
+            "grad_args": list(grad or []), "grad_output": grad_output, "return_inputs": return_inputs,
+            "device": device or self.device, "event_global": event_global,
+            "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
+        }
+        started = time.perf_counter()
+        reply = self._request(request, timeout, on_event, self._name(target), allow_slow)
+        seconds = time.perf_counter() - started
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), self._name(target))
+        return CallResult(
+            output=_decode_handles(reply.get("output")),
+            grads=[g.tensor if isinstance(g, wire.Received) else g for g in reply["grads"]]
+            if isinstance(reply.get("grads"), list) else reply.get("grads"),
+            inputs_after=reply.get("inputs_after"),
+            seconds=seconds,
+            child_seconds=float(reply.get("seconds") or 0.0),
+        )
+
+    def call_many(self, target, arg_list, timeout=None, **kwargs) -> list:
+        """Run target on many argument tuples in one round trip (no gradients)."""
+        self._check_target(target)
+        request = {"op": "call_many", "target": self._target(target), "arg_list": arg_list,
+                   "kwargs": kwargs, "device": self.device}
+        reply = self._request(request, timeout, None, self._name(target), False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), self._name(target))
+        return _decode_handles(reply["outputs"])
+
+    def _request(self, request, timeout, on_event, name, allow_slow):
+        # Within one check, a hang or crash is not retried: hypothesis would
+        # otherwise replay every example against a dead or hung child.
+        if self._poison is not None:
+            raise self._poison
+        if name in self.hung:
+            raise NotRun(f"{name} timed out in an earlier check")
+        try:
+            return self.child.request(request, timeout or self.default_timeout, on_event)
+        except SandboxError as exc:
+            self._poison = exc
+            if isinstance(exc, ChildTimeout) and not allow_slow:
+                self.hung.add(name)
+            raise
+
+    def release(self, handle: Handle):
+        if self.child.alive():
+            self.child.request({"op": "release", "handle": handle.id}, 10)
+
+    @staticmethod
+    def _target(target):
+        if isinstance(target, Handle):
+            return {"handle": target.id}
+        if isinstance(target, tuple):
+            handle, attr = target
+            return {"handle": handle.id, "attr": attr}
+        return target
+
+    @staticmethod
+    def _name(target):
+        if isinstance(target, str):
+            return target
+        if isinstance(target, Handle):
+            return target.type
+        if isinstance(target, tuple):
+            return f"{target[0].type}.{target[1]}"
+        return "your code"

@@ -1,0 +1,67 @@
+"""Speed checks: the parent's clock, fresh inputs each repetition, learner and reference interleaved.
+
+Both sides run in sandboxed children with the same thread count and the same
+round trip, so the ratio compares like with like. Every learner output timed is
+also verified against the reference's output on the same inputs, so caching or
+skipping work cannot buy speed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from grader.compare import assert_close, assert_grads_close, as_tensor
+from grader.sandbox import ChildTimeout
+
+
+@dataclass
+class SpeedResult:
+    learner_s: float
+    reference_s: float
+    reps: int
+
+    @property
+    def ratio(self) -> float:
+        return self.learner_s / self.reference_s
+
+    def describe(self) -> str:
+        return (f"{self.ratio:.2f}x the reference (yours {self.learner_s * 1e3:.1f} ms, "
+                f"reference {self.reference_s * 1e3:.1f} ms, median of {self.reps})")
+
+
+def verify_loss_call(mine, theirs, dtype, names=("z1", "z2")):
+    assert_close(mine.output, as_tensor(theirs.output, "reference output"), "output", dtype)
+    if isinstance(theirs.grads, list):
+        assert_grads_close(mine.grads, theirs.grads, names, dtype)
+
+
+def compare_speed(learner, reference_child, target, make_args, *, verify, grad=True, kwargs=None,
+                  reps=5, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
+    """Median time of target(*make_args(i)) for learner vs reference; AssertionError if too slow."""
+    kwargs = kwargs or {}
+    warm_args = make_args(0)
+    first_ref = reference_child.call(target, *warm_args, grad=grad, **kwargs)
+    limit = max(min_timeout, first_ref.seconds * max_ratio * 10)
+    try:
+        first_mine = learner.call(target, *warm_args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
+    except ChildTimeout:
+        raise AssertionError(f"too slow: no answer within {limit:.1f} s, while the reference took "
+                             f"{first_ref.seconds * 1e3:.0f} ms (limit {max_ratio:g}x)") from None
+    verify(first_mine, first_ref)
+    mine_times, ref_times = [], []
+    for rep in range(1, reps + 1):
+        args = make_args(rep)
+        if rep % 2:
+            theirs = reference_child.call(target, *args, grad=grad, **kwargs)
+            mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
+        else:
+            mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
+            theirs = reference_child.call(target, *args, grad=grad, **kwargs)
+        verify(mine, theirs)
+        mine_times.append(mine.seconds)
+        ref_times.append(theirs.seconds)
+    result = SpeedResult(statistics.median(mine_times), statistics.median(ref_times), reps)
+    if result.ratio > max_ratio:
+        raise AssertionError(f"too slow: {result.describe()}; the limit is {max_ratio:g}x")
+    return result

@@ -1,0 +1,164 @@
+"""The framing both sides of the learner sandbox speak.
+
+A frame is a 4-byte big-endian length, a JSON header of that length, then raw
+blobs whose sizes the header lists. Values are plain data only: None, bools,
+numbers, strings, lists, dicts with string keys, and tensors, which travel as
+dtype + shape + raw bytes. Nothing is ever pickled, so the parent never
+executes code chosen by the learner when it decodes a reply.
+
+This module is imported by the child runner as a top-level module, so it must
+not import anything from the grader package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+MAX_FRAME_BYTES = 1 << 31  # a reply larger than this is a broken or hostile child
+
+_HEADER = struct.Struct(">I")
+
+
+class WireError(Exception):
+    """A frame that cannot be decoded: the peer died mid-write or sent junk."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def encode(value) -> tuple[dict, list[bytes]]:
+    """Turn a plain value tree into a JSON-able tree plus a list of blobs."""
+    blobs: list[bytes] = []
+
+    def walk(v):
+        torch = _torch()
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, int):
+            return v
+        if isinstance(v, float):
+            if v != v or v in (float("inf"), float("-inf")):
+                return {"__float__": repr(v)}
+            return v
+        if isinstance(v, torch.Tensor):
+            t = v.detach()
+            meta = {
+                "__tensor__": len(blobs),
+                "dtype": str(t.dtype).replace("torch.", ""),
+                "shape": list(t.shape),
+                "device": t.device.type,
+                "requires_grad": bool(v.requires_grad),
+            }
+            flat = t.to("cpu").contiguous().reshape(-1)
+            if flat.dtype == torch.bool:
+                flat = flat.to(torch.uint8)
+            blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+            return meta
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {"__dict__": [[str(k), walk(x)] for k, x in v.items()]}
+        raise TypeError(f"cannot send a {type(v).__name__} across the sandbox")
+
+    return walk(value), blobs
+
+
+def decode(tree, blobs: list[bytes]):
+    """Inverse of encode. Tensors come back on the CPU; their original device is kept as .wire_device."""
+    torch = _torch()
+
+    def walk(v):
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            if "__tensor__" in v:
+                dtype = getattr(torch, v["dtype"], None)
+                if not isinstance(dtype, torch.dtype):
+                    raise WireError(f"unknown dtype {v['dtype']!r}")
+                raw = blobs[v["__tensor__"]]
+                wire_dtype = torch.uint8 if dtype == torch.bool else dtype
+                if raw:
+                    t = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(wire_dtype)
+                else:
+                    t = torch.empty(0, dtype=wire_dtype)
+                t = t.reshape(v["shape"])
+                if dtype == torch.bool:
+                    t = t.to(torch.bool)
+                return Received(t, v["device"], v["requires_grad"])
+            if "__float__" in v:
+                return float(v["__float__"])
+            if "__dict__" in v:
+                return {k: walk(x) for k, x in v["__dict__"]}
+            raise WireError("unknown tagged value")
+        return v
+
+    return walk(tree)
+
+
+class Received:
+    """A tensor as it arrived from the other side, with where it lived there."""
+
+    __slots__ = ("tensor", "device", "requires_grad")
+
+    def __init__(self, tensor, device: str, requires_grad: bool):
+        self.tensor = tensor
+        self.device = device
+        self.requires_grad = requires_grad
+
+    def __repr__(self):
+        return f"Received({tuple(self.tensor.shape)}, {self.tensor.dtype}, device={self.device})"
+
+
+def unwrap(value):
+    """Replace every Received by its tensor (for sending inputs back and forth)."""
+    if isinstance(value, Received):
+        return value.tensor
+    if isinstance(value, list):
+        return [unwrap(x) for x in value]
+    if isinstance(value, dict):
+        return {k: unwrap(x) for k, x in value.items()}
+    return value
+
+
+def pack(message) -> bytes:
+    tree, blobs = encode(message)
+    header = json.dumps({"body": tree, "blobs": [len(b) for b in blobs]}).encode()
+    return b"".join([_HEADER.pack(len(header)), header, *blobs])
+
+
+def write_frame(fd: int, message, _write=os.write) -> None:
+    data = memoryview(pack(message))
+    while data:
+        n = _write(fd, data[:1 << 20])
+        data = data[n:]
+
+
+def _read_exact(fd: int, n: int, read) -> bytes:
+    chunks = []
+    while n:
+        chunk = read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("peer closed the channel")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, read=os.read):
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, read))
+    if size > MAX_FRAME_BYTES:
+        raise WireError("frame header too large")
+    try:
+        header = json.loads(_read_exact(fd, size, read))
+        sizes = header["blobs"]
+        if sum(sizes) > MAX_FRAME_BYTES:
+            raise WireError("frame too large")
+        blobs = [_read_exact(fd, s, read) if s else b"" for s in sizes]
+        return decode(header["body"], blobs)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WireError(f"malformed frame: {exc}") from None
