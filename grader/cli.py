@@ -42,6 +42,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     parser.add_argument("--thorough", action="store_true", help="run many more hypothesis examples")
     parser.add_argument("--only", help="comma-separated check names or categories to run")
+    parser.add_argument("--skip", help="comma-separated check names or categories not to run")
     parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
 
 
@@ -63,17 +64,22 @@ def resolve_file(args, exercise) -> Path:
     return path
 
 
+def _names(text):
+    return [x.strip() for x in text.split(",") if x.strip()] if text else None
+
+
 def run_grade(args) -> int:
     from grader.engine import grade
     from grader.report import make_console, render
 
     exercise = load_exercise(args.exercise)
     path = resolve_file(args, exercise)
-    only = [x.strip() for x in args.only.split(",") if x.strip()] if args.only else None
+    only = _names(args.only)
+    skip = _names(args.skip)
     live = None if args.json else make_console(stderr=True)
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     report = grade(exercise, path, device=args.device, seed=args.seed, thorough=args.thorough,
-                   only=only, live=live, options=options)
+                   only=only, skip=skip, live=live, options=options)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:

@@ -84,7 +84,8 @@ def _load_results(child: ChildProcess, required: list[str], sanitize) -> list[Ch
 
 
 def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | None = None,
-          thorough: bool = False, only: list[str] | None = None, live=None,
+          thorough: bool = False, only: list[str] | None = None,
+          skip: list[str] | None = None, live=None,
           options: dict | None = None) -> GradeReport:
     started = time.perf_counter()
     device = resolve_device(device)
@@ -121,8 +122,8 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
             "-p", "no:xdist", "-p", "no:benchmark", "--noconftest", "--assert=plain",
             "-c", os.devnull, "--rootdir", str(exercise.checks.parent), "-o", "python_functions=check_*",
             "-o", "python_classes=", "--capture=sys", f"--hypothesis-seed={seed}", "-W", "ignore"]
-    if only:
-        plugin.only = set(only)
+    plugin.only = set(only) if only else None
+    plugin.skip = set(skip) if skip else None
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -139,6 +140,8 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     if only:
         results = [r for r in results if r.name in only or r.category in only
                    or r.category in ("interface", "integrity")]
+    if skip:
+        results = [r for r in results if r.name not in skip and r.category not in skip]
     report = GradeReport(exercise.name, _display_path(file), device, seed, results,
                          time.perf_counter() - started, extras=context.extras)
     report.learner_output = sanitize(child.output.decode(errors="replace"))

@@ -38,6 +38,7 @@ class GraderPlugin:
         self._started: dict[str, float] = {}
         self._errors: dict[str, BaseException] = {}
         self.only: set[str] | None = None
+        self.skip: set[str] | None = None
 
     # -- fixtures ---------------------------------------------------------
     @pytest.fixture
@@ -79,14 +80,14 @@ class GraderPlugin:
         config.addinivalue_line("markers", "category(name): the report group of a check")
 
     def pytest_collection_modifyitems(self, config, items):
-        if not self.only:
+        if not self.only and not self.skip:
             return
         keep, drop = [], []
         for item in items:
             marker = item.get_closest_marker("category")
-            category = marker.args[0] if marker else "correctness"
-            name = item.name.removeprefix("check_")
-            (keep if name in self.only or category in self.only else drop).append(item)
+            keys = {marker.args[0] if marker else "correctness", item.name.removeprefix("check_")}
+            wanted = (not self.only or keys & self.only) and not (self.skip and keys & self.skip)
+            (keep if wanted else drop).append(item)
         items[:] = keep
         config.hook.pytest_deselected(items=drop)
 
