@@ -18,6 +18,10 @@ TOLERANCES = {
     torch.float16: (5e-3, 5e-3),
 }
 GRAD_RTOL_SCALE = {torch.float64: 1e-6, torch.float32: 1e-3, torch.bfloat16: 5e-2, torch.float16: 1e-2}
+# gradients that are zero in exact arithmetic come out as rounding noise of this size
+GRAD_ATOL_FLOOR = {torch.float64: 1e-10, torch.float32: 1e-6, torch.bfloat16: 1e-2, torch.float16: 1e-3}
+# relative rounding error per unit of noise_scale (e.g. per 1/temperature of a logit's size)
+GRAD_NOISE_PER_UNIT = {torch.float64: 1e-13, torch.float32: 5e-5, torch.bfloat16: 5e-3, torch.float16: 5e-4}
 
 
 def tolerance(dtype: torch.dtype) -> tuple[float, float]:
@@ -67,8 +71,12 @@ def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=No
                              f"(tolerance rtol={rtol:g}, atol={atol:g})")
 
 
-def assert_grads_close(actual_grads, expected_grads, names, dtype):
-    """Gradients: atol scales with the largest reference gradient, so tiny 1/N grads compare fairly."""
+def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1.0):
+    """Gradients: atol scales with the largest reference gradient, so tiny 1/N grads compare fairly.
+
+    noise_scale multiplies the rounding-noise floor, e.g. 1/temperature for losses whose
+    logits are divided by a temperature (their rounding noise grows with 1/t).
+    """
     if isinstance(actual_grads, str):
         raise AssertionError(f"no gradients: {actual_grads}")
     scale = GRAD_RTOL_SCALE.get(dtype, 1e-3)
@@ -81,7 +89,8 @@ def assert_grads_close(actual_grads, expected_grads, names, dtype):
         peak = want.abs().max().item() if want.numel() else 0.0
         rtol, _ = tolerance(dtype)
         assert_close(got, want, what=f"gradient w.r.t. {name}", dtype=dtype,
-                     rtol=max(rtol, scale), atol=scale * peak + 1e-12)
+                     rtol=max(rtol, scale), atol=peak * (scale + noise_scale * GRAD_NOISE_PER_UNIT.get(dtype, 5e-5))
+                     + noise_scale * GRAD_ATOL_FLOOR.get(dtype, 1e-6))
 
 
 def assert_scalar_like(output, dtype, device, what="output"):

@@ -166,7 +166,7 @@ def _failed_load(exc: SandboxError):
 
     status = getattr(exc, "status", "error")
     return LoadResult(False, error={"kind": "sandbox", "status": status,
-                                    "message": f"{exc} while importing the module"})
+                                    "message": str(exc)})
 
 
 def _integrity_result(child: ChildProcess) -> CheckResult:

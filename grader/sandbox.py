@@ -186,7 +186,7 @@ class ChildProcess:
             # huge virtual reservation, so there only the RSS watchdog applies.
             "memory_limit": (self.memory_limit + 2 * 1024**3) if (self.memory_limit and on_cpu) else None,
         }
-        reply = self._exchange(setup, LOAD_TIMEOUT_S, None)
+        reply = self._exchange(setup, LOAD_TIMEOUT_S, None, when="while importing the module")
         if reply.get("ok"):
             self.load = LoadResult(True, list(reply.get("missing", [])))
         else:
@@ -238,7 +238,7 @@ class ChildProcess:
                 raise ChildCrashed("the module could not be imported again after a restart")
         return self._exchange(message, timeout, on_event)
 
-    def _exchange(self, message, timeout, on_event):
+    def _exchange(self, message, timeout, on_event, when="while running"):
         deadline = time.monotonic() + timeout
         try:
             wire.write_frame(self._req, message)
@@ -253,7 +253,7 @@ class ChildProcess:
                 self.proc = None
                 raise
             except (EOFError, wire.WireError, OSError):
-                raise self._death("while running") from None
+                raise self._death(when) from None
             if isinstance(reply, dict) and "event" in reply:
                 if reply["event"] == "integrity":
                     self.integrity_events.append(str(reply.get("detail", "")))

@@ -1,0 +1,1 @@
+from solutions.nt_xent import nt_xent  # noqa: F401

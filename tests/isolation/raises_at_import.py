@@ -1,0 +1,7 @@
+import torch
+
+SCALE = 1 / 0
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    return torch.tensor(0.0)

@@ -1,0 +1,5 @@
+import torch
+
+
+def nt_xent(z1, z2, temperature=0.5)
+    return torch.tensor(0.0)

@@ -1,0 +1,17 @@
+"""Bug: returns the (2N,) vector of per-anchor losses instead of their mean.
+
+expect: fail matches_reference, dtype_device_and_0dim
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    if z1.dim() != 2 or z1.shape != z2.shape or temperature <= 0:
+        raise ValueError("bad input")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    return F.cross_entropy(logits, torch.arange(2 * n).roll(n), reduction="none")

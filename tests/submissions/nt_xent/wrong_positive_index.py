@@ -1,0 +1,17 @@
+"""Bug: the positive of anchor i is taken as (i + 1) mod 2N instead of (i + N) mod 2N.
+
+expect: fail matches_reference, worked_example_from_spec
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    if z1.dim() != 2 or z1.shape != z2.shape or temperature <= 0:
+        raise ValueError("bad input")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    return F.cross_entropy(logits, (torch.arange(2 * n) + 1) % (2 * n))

@@ -1,0 +1,118 @@
+"""Hostile or broken submissions: each gets a clear status in bounded time and cannot change the verdict."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import grade_json, run_grade, statuses
+
+HERE = Path(__file__).resolve().parent / "isolation"
+QUICK = "worked_example_from_spec,matches_reference"
+
+
+def grade_hostile(name, only=QUICK):
+    started = time.monotonic()
+    doc = grade_json("nt_xent", "--file", HERE / name, "--seed", "0", "--only", only, timeout=120)
+    return doc, time.monotonic() - started
+
+
+def message(doc, check):
+    return next(c["message"] for c in doc["checks"] if c["name"] == check)
+
+
+def test_infinite_loop_times_out_and_later_checks_do_not_hang():
+    doc, wall = grade_hostile("infinite_loop.py")
+    got = statuses(doc)
+    assert got["worked_example_from_spec"] == "timeout"
+    assert got["matches_reference"] == "skipped"
+    assert "timed out in an earlier check" in message(doc, "matches_reference")
+    assert wall < 60
+    assert not doc["passed"]
+
+
+@pytest.mark.parametrize("name", ["os_exit.py", "exits_early_with_fake_pass.py"])
+def test_exit_during_a_call_is_a_crash(name):
+    doc, wall = grade_hostile(name)
+    assert statuses(doc)["worked_example_from_spec"] == "error"
+    assert "crash" in message(doc, "worked_example_from_spec")
+    assert "exited with code 0" in message(doc, "worked_example_from_spec")
+    assert not doc["passed"] and wall < 60
+
+
+def test_sys_exit_is_reported_as_a_crash():
+    doc, _ = grade_hostile("sys_exit.py")
+    assert statuses(doc)["worked_example_from_spec"] == "error"
+    assert "sys.exit(0)" in message(doc, "worked_example_from_spec")
+
+
+def test_segfault_is_a_crash_with_the_signal():
+    doc, wall = grade_hostile("segfault.py")
+    assert statuses(doc)["worked_example_from_spec"] == "error"
+    assert "SIGSEGV" in message(doc, "worked_example_from_spec")
+    assert wall < 60
+
+
+def test_50_gb_allocation_is_a_memory_error():
+    doc, wall = grade_hostile("huge_allocation.py")
+    assert statuses(doc)["worked_example_from_spec"] == "error"
+    assert message(doc, "worked_example_from_spec").startswith("memory:")
+    assert wall < 60
+
+
+def test_ten_megabytes_of_printing_is_capped_and_grading_continues():
+    proc = run_grade("nt_xent", "--file", HERE / "print_flood.py", "--seed", "0", "--only", QUICK)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "of 10485760 bytes shown" in proc.stdout
+    assert len(proc.stdout) < 100_000
+
+
+def test_syntax_error_reports_file_line_and_message():
+    doc, _ = grade_hostile("syntax_error.py")
+    assert statuses(doc)["module_imports"] == "failed"
+    assert message(doc, "module_imports") == "SyntaxError in syntax_error.py line 4: expected ':'"
+    assert statuses(doc)["matches_reference"] == "skipped"
+
+
+def test_exception_at_import_names_type_and_line():
+    doc, _ = grade_hostile("raises_at_import.py")
+    assert "ZeroDivisionError" in message(doc, "module_imports")
+    assert "raises_at_import.py line 3" in message(doc, "module_imports")
+
+
+def test_missing_function_names_what_the_spec_asks_for():
+    doc, _ = grade_hostile("wrong_name.py")
+    assert statuses(doc)["defines_required_names"] == "failed"
+    assert "nt_xent" in message(doc, "defines_required_names")
+
+
+def test_monkeypatching_comparisons_in_the_child_changes_nothing():
+    doc, _ = grade_hostile("patches_allclose.py")
+    assert statuses(doc)["matches_reference"] == "failed"
+    assert statuses(doc)["worked_example_from_spec"] == "failed"
+    assert not doc["passed"]
+
+
+def test_fake_json_and_early_exit_do_not_reach_the_report():
+    proc = run_grade("nt_xent", "--json", "--file", HERE / "fake_json.py", "--seed", "0", "--only", QUICK)
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)  # exactly one document: the parent's
+    assert doc["passed"] is False and doc["exercise"] == "nt_xent" and doc["checks"]
+    assert statuses(doc)["module_imports"] == "failed"
+
+
+@pytest.mark.parametrize("name", ["imports_reference.py", "reads_reference_file.py"])
+def test_using_the_reference_solution_fails_integrity(name):
+    doc, _ = grade_hostile(name)
+    assert statuses(doc)["does_not_use_reference"] == "failed"
+    assert not doc["passed"]
+
+
+def test_untouched_stub_says_not_implemented():
+    doc = grade_json("nt_xent", "--seed", "0", "--only", QUICK)
+    assert statuses(doc)["matches_reference"] == "failed"
+    assert message(doc, "matches_reference").startswith("not implemented yet")
+    assert statuses(doc)["does_not_use_reference"] == "passed"
