@@ -40,6 +40,14 @@ def examples(n: int, thorough_n: int | None = None):
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
 
 
+def load_hypothesis_profile():
+    """Defaults for any @given without @examples: no example database in the learner's folder."""
+    settings.register_profile("contrastive-kit", database=None, deadline=None, print_blob=False,
+                              suppress_health_check=list(HealthCheck),
+                              max_examples=80 if _current["thorough"] else 10)
+    settings.load_profile("contrastive-kit")
+
+
 @dataclass
 class Raised:
     error: LearnerRaised | None = None

@@ -94,6 +94,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     sanitize = make_sanitizer(file)
     context = api.GradeContext(exercise.name, device, seed, thorough, live=live, options=options or {})
     api._current["thorough"] = thorough
+    api.load_hypothesis_profile()
     checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
     required = list(getattr(checks_module, "REQUIRED", exercise.functions))
     threads = getattr(checks_module, "THREADS", 1)
