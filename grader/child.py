@@ -148,9 +148,7 @@ def _plain(value, depth=0):
         return [_plain(v, depth + 1) for v in value]
     if depth < 4 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _plain(v, depth + 1) for k, v in value.items()}
-    handle = len(_handles) + 1
-    _handles[handle] = value
-    return {"__handle__": handle, "type": type(value).__name__}
+    return _park(value)
 
 
 def _resolve(target):
@@ -173,12 +171,27 @@ def _emitter(name):
     return emit
 
 
+def _add_generator(request, kwargs, device):
+    """A request's generator_seed becomes generator=torch.Generator(device).manual_seed(seed)."""
+    seed = request.get("generator_seed")
+    if seed is not None:
+        kwargs["generator"] = torch.Generator(device=device).manual_seed(int(seed))
+
+
+def _park(value):
+    """Keep value in the handle table (even a tensor) and return its handle."""
+    handle = max(_handles, default=0) + 1
+    _handles[handle] = value
+    return {"__handle__": handle, "type": type(value).__name__}
+
+
 def _call(request):
     device = request.get("device", "cpu")
     args = _to_device(wire.unwrap(request.get("args", [])), device)
     kwargs = _to_device(wire.unwrap(request.get("kwargs", {})), device)
     for key, value in request.get("handle_kwargs", {}).items():
         kwargs[key] = _handles[value]
+    _add_generator(request, kwargs, device)
     grad_args = request.get("grad_args") or []
     for i in grad_args:
         args[i] = args[i].detach().requires_grad_(True)
@@ -216,6 +229,7 @@ def _call_many(request):
     device = request.get("device", "cpu")
     fn = _resolve(request["target"])
     kwargs = _to_device(wire.unwrap(request.get("kwargs", {})), device)
+    _add_generator(request, kwargs, device)
     outputs = []
     with torch.no_grad():
         for args in request["arg_list"]:
@@ -235,6 +249,9 @@ def _serve():
                 reply = _call(request)
             elif op == "call_many":
                 reply = _call_many(request)
+            elif op == "put":
+                value = _to_device(wire.unwrap(request.get("value")), request.get("device", "cpu"))
+                reply = {"ok": True, "output": _park(value)}
             elif op == "release":
                 _handles.pop(request["handle"], None)
                 reply = {"ok": True}

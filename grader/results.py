@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-CATEGORY_ORDER = ["interface", "correctness", "gradients", "properties", "stability",
-                  "hygiene", "training", "speed", "integrity"]
+CATEGORY_ORDER = ["interface", "correctness", "gradients", "properties", "distribution",
+                  "stability", "hygiene", "training", "speed", "integrity"]
 
 
 class Status(str, enum.Enum):

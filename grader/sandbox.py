@@ -340,11 +340,13 @@ class Learner:
 
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
-             allow_slow=False, **kwargs) -> CallResult:
+             allow_slow=False, generator_seed=None, **kwargs) -> CallResult:
         """Run target(*args, **kwargs) in the child on `device`.
 
         grad: indices of args (or True for all tensor args) whose input
         gradients of output (or of <output, grad_output>) are sent back.
+        generator_seed: the child passes generator=torch.Generator(device).manual_seed(seed)
+        (a generator cannot cross the process boundary, its seed can).
         """
         self._check_target(target)
         if grad is True:
@@ -354,6 +356,7 @@ class Learner:
             "grad_args": list(grad or []), "grad_output": grad_output, "return_inputs": return_inputs,
             "device": device or self.device, "event_global": event_global,
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
+            "generator_seed": generator_seed,
         }
         started = time.perf_counter()
         reply = self._request(request, timeout, on_event, self._name(target), allow_slow)
@@ -369,11 +372,14 @@ class Learner:
             child_seconds=float(reply.get("seconds") or 0.0),
         )
 
-    def call_many(self, target, arg_list, timeout=None, **kwargs) -> list:
-        """Run target on many argument tuples in one round trip (no gradients)."""
+    def call_many(self, target, arg_list, timeout=None, generator_seed=None, **kwargs) -> list:
+        """Run target on many argument tuples in one round trip (no gradients).
+
+        generator_seed: one generator, seeded once, is passed to every call in turn.
+        """
         self._check_target(target)
         request = {"op": "call_many", "target": self._target(target), "arg_list": arg_list,
-                   "kwargs": kwargs, "device": self.device}
+                   "kwargs": kwargs, "device": self.device, "generator_seed": generator_seed}
         reply = self._request(request, timeout, None, self._name(target), False)
         if not reply.get("ok"):
             raise LearnerRaised(reply.get("error", {}), self._name(target))
@@ -393,6 +399,17 @@ class Learner:
             if isinstance(exc, ChildTimeout) and not allow_slow:
                 self.hung.add(name)
             raise
+
+    def put(self, value, device=None, timeout=None) -> Handle:
+        """Keep value (e.g. a large input tensor, moved to device) in the child; pass it by handle_kwargs.
+
+        Lets a speed check send a large input once, outside the timed calls.
+        """
+        request = {"op": "put", "value": value, "device": device or self.device}
+        reply = self._request(request, timeout, None, "put", False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), "put")
+        return _decode_handles(reply["output"])
 
     def release(self, handle: Handle):
         if self.child.alive():

@@ -47,3 +47,109 @@ class Case:
 
 def cases(n=batch_sizes, d=feature_dims, temperature=temperatures, dtype=float_dtype_names):
     return st.builds(Case, n=n, d=d, temperature=temperature, dtype=dtype, seed=seeds)
+
+
+# -- class labels (negative_sampler) ----------------------------------------------------------
+@dataclass(frozen=True)
+class LabelCase:
+    """A batch of b class labels from `classes` classes with Zipf-skewed sizes (skew 0 = even).
+
+    Label values are arbitrary integers (negative and large ones too), not 0..classes-1.
+    """
+
+    b: int
+    classes: int
+    skew: float
+    seed: int
+
+    def labels(self) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed)
+        weights = torch.arange(1, self.classes + 1, dtype=torch.float64).pow(-self.skew)
+        ids = torch.multinomial(weights, self.b, replacement=True, generator=gen)
+        values = torch.randperm(4 * self.classes, generator=gen)[:self.classes] * 37 - 1000
+        return values[ids]
+
+
+def label_cases(b=st.integers(min_value=1, max_value=512), classes=st.integers(min_value=1, max_value=50),
+                skew=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])):
+    return st.builds(LabelCase, b=b, classes=classes, skew=skew, seed=seeds)
+
+
+# -- scores of observed and noise samples (nce_loss) ----------------------------------------
+@dataclass(frozen=True)
+class NceCase:
+    """b observed samples with k noise samples each; log_q: whether noise log-probabilities are given.
+
+    Scores are N(0, scale^2); log-probabilities are uniform in [-12, -0.5] (q between 6e-6 and 0.6).
+    """
+
+    b: int
+    k: int
+    temperature: float
+    dtype: str
+    log_q: bool
+    seed: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return FLOAT_DTYPES[self.dtype]
+
+    def tensors(self, scale: float = 2.0) -> list:
+        """[pos_scores (b,), neg_scores (b, k), log_q_pos (b,) or None, log_q_neg (b, k) or None]."""
+        gen = torch.Generator().manual_seed(self.seed)
+        make = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731
+        pos, neg = make(self.b).mul(scale), make(self.b, self.k).mul(scale)
+        out = [pos, neg, None, None]
+        if self.log_q:
+            lq = lambda *shape: -torch.empty(*shape, dtype=torch.float64).uniform_(0.5, 12.0, generator=gen)  # noqa: E731
+            out[2], out[3] = lq(self.b), lq(self.b, self.k)
+        return [t if t is None else t.to(self.torch_dtype) for t in out]
+
+
+def nce_cases(b=st.integers(min_value=1, max_value=64), k=st.integers(min_value=1, max_value=32),
+              temperature=temperatures, dtype=float_dtype_names, log_q=st.booleans()):
+    return st.builds(NceCase, b=b, k=k, temperature=temperature, dtype=dtype, log_q=log_q, seed=seeds)
+
+
+# -- queries, positive keys and negative keys (info_nce) ------------------------------------
+INFO_NCE_MODES = ("in-batch", "unpaired", "paired")
+
+
+@dataclass(frozen=True)
+class InfoNceCase:
+    """n queries of dimension d with their positive keys, and m negatives per the mode.
+
+    mode "in-batch": no negative_keys (negative_mode left at its default);
+    "unpaired": negative_keys (m, d); "paired": negative_keys (n, m, d).
+    """
+
+    n: int
+    m: int
+    d: int
+    mode: str
+    temperature: float
+    dtype: str
+    seed: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return FLOAT_DTYPES[self.dtype]
+
+    @property
+    def negative_mode(self) -> str:
+        return "paired" if self.mode == "paired" else "unpaired"
+
+    def tensors(self, scale: float = 1.0) -> list:
+        """[query (n, d), positive_key (n, d), negative_keys or None]."""
+        gen = torch.Generator().manual_seed(self.seed)
+        make = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64).mul(scale)  # noqa: E731
+        query, positive = make(self.n, self.d), make(self.n, self.d)
+        negatives = {"in-batch": None, "unpaired": (self.m, self.d), "paired": (self.n, self.m, self.d)}[self.mode]
+        out = [query, positive, None if negatives is None else make(*negatives)]
+        return [t if t is None else t.to(self.torch_dtype) for t in out]
+
+
+def info_nce_cases(n=st.integers(min_value=1, max_value=48), m=st.integers(min_value=1, max_value=48),
+                   d=st.integers(min_value=1, max_value=64), mode=st.sampled_from(INFO_NCE_MODES),
+                   temperature=temperatures, dtype=float_dtype_names):
+    return st.builds(InfoNceCase, n=n, m=m, d=d, mode=mode, temperature=temperature, dtype=dtype, seed=seeds)

@@ -1,0 +1,41 @@
+"""Bug: normalizes the caller's counts in place (div_) before sampling.
+
+expect: fail inputs_not_modified
+"""
+
+import torch
+
+
+def _short(available, k):
+    bad = (available < k).nonzero()
+    if bad.numel():
+        i = int(bad[0])
+        raise ValueError(f"anchor {i} has only {int(available[i])} valid negatives")
+
+
+def sample_negatives(labels, num_negatives, generator=None):
+    if num_negatives < 1 or labels.dim() != 1:
+        raise ValueError("bad input")
+    valid = labels[:, None] != labels[None, :]
+    _short(valid.sum(1), num_negatives)
+    return torch.multinomial(valid.double(), num_negatives, generator=generator)
+
+
+def hard_negatives(similarity, anchor_labels, candidate_labels, num_negatives):
+    if num_negatives < 1 or similarity.shape != (len(anchor_labels), len(candidate_labels)):
+        raise ValueError("bad input")
+    valid = anchor_labels[:, None] != candidate_labels[None, :]
+    _short(valid.sum(1), num_negatives)
+    s = similarity.masked_fill(~valid, float("-inf"))
+    return s.sort(dim=1, descending=True, stable=True).indices[:, :num_negatives]
+
+
+def sample_unigram(counts, num_samples, power=0.75, generator=None):
+    c = counts.double()
+    if c.dim() != 1 or c.numel() == 0 or not torch.isfinite(c).all() or (c < 0).any() or not (c > 0).any():
+        raise ValueError("bad counts")
+    if num_samples < 1 or not (0 <= power < float("inf")):
+        raise ValueError("bad num_samples or power")
+    probs = counts.div_(counts.sum()) if counts.is_floating_point() else counts / counts.sum()
+    w = torch.where(probs > 0, probs.double().pow(power), 0.0)
+    return torch.multinomial(w, num_samples, replacement=True, generator=generator)

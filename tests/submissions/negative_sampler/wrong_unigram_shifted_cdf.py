@@ -1,0 +1,27 @@
+"""Bug: inverse CDF with a leading 0 in the cumulative sum and no - 1: every draw is shifted
+to the next item.
+
+expect: fail sample_unigram_distribution
+"""
+
+import torch
+
+
+def sample_negatives(labels, num_negatives, generator=None):
+    raise NotImplementedError
+
+
+def hard_negatives(similarity, anchor_labels, candidate_labels, num_negatives):
+    raise NotImplementedError
+
+
+def sample_unigram(counts, num_samples, power=0.75, generator=None):
+    c = counts.double()
+    if c.dim() != 1 or c.numel() == 0 or not torch.isfinite(c).all() or (c < 0).any() or not (c > 0).any():
+        raise ValueError("bad counts")
+    if num_samples < 1 or not (0 <= power < float("inf")):
+        raise ValueError("bad num_samples or power")
+    w = torch.where(c > 0, c.pow(power), 0.0)
+    cdf = torch.cat([torch.zeros(1, dtype=w.dtype), w.cumsum(0)]) / w.sum()
+    u = torch.rand(num_samples, generator=generator, dtype=torch.float64)
+    return torch.searchsorted(cdf, u, right=True).clamp(max=len(c) - 1)

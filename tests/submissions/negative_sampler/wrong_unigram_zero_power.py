@@ -1,0 +1,23 @@
+"""Bug: weights = counts ** power; with power 0 an unseen item gets weight 0 ** 0 = 1.
+
+expect: fail sample_unigram_single_positive_item, sample_unigram_distribution
+"""
+
+import torch
+
+
+def sample_negatives(labels, num_negatives, generator=None):
+    raise NotImplementedError
+
+
+def hard_negatives(similarity, anchor_labels, candidate_labels, num_negatives):
+    raise NotImplementedError
+
+
+def sample_unigram(counts, num_samples, power=0.75, generator=None):
+    c = counts.double()
+    if c.dim() != 1 or c.numel() == 0 or not torch.isfinite(c).all() or (c < 0).any() or not (c > 0).any():
+        raise ValueError("bad counts")
+    if num_samples < 1 or not (0 <= power < float("inf")):
+        raise ValueError("bad num_samples or power")
+    return torch.multinomial(c.pow(power), num_samples, replacement=True, generator=generator)

@@ -1,0 +1,178 @@
+"""The statistics behind grader/checks/negative_sampler.py, tested in-process (no sandbox).
+
+1. Calibration: under each test's null hypothesis, simulated exactly, the chi-square
+   p-values fall below a level about as often as that level says, at the levels a test
+   run can afford to simulate (1e-2, 1e-3). The checks reject at 1e-6; with >= 100
+   expected draws per cell, longer simulations (4e5 runs) matched nominal down to 1e-5.
+2. The correct samplers (the reference and the catalogue's correct_*.py) pass every
+   statistical test at many generator seeds, not only the checks' fixed ones.
+3. The subtly biased catalogue samplers fail at several seeds (power).
+4. The reference hard_negatives agrees with a plain stable sort on tie-heavy inputs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from grader.wire import Received
+
+with warnings.catch_warnings():   # the checks' category marks are registered by the grader, not here
+    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+    from grader.checks import negative_sampler as ns
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "tests" / "submissions" / "negative_sampler"
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"_ns_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CORRECT = [ROOT / "solutions" / "negative_sampler.py", *sorted(CATALOGUE.glob("correct_*.py"))]
+
+
+def p_value(observed, expected, scale=1.0):
+    return ns.chi_square(torch.as_tensor(observed), torch.as_tensor(expected, dtype=torch.float64), scale)[2]
+
+
+def rejection_rate(stats_fn, sims, level):
+    return sum(p < level for p in stats_fn(sims)) / sims
+
+
+# -- 1. calibration ------------------------------------------------------------------------------
+def test_chi2_tail_matches_known_quantiles():
+    # chi-square upper quantiles (df, x, tail): from standard tables
+    for df, x, tail in [(1, 3.841, 0.05), (3, 11.345, 0.01), (10, 29.588, 0.001), (55, 73.311, 0.05)]:
+        assert ns.chi2_tail(x, df) == pytest.approx(tail, rel=2e-3)
+
+
+@pytest.mark.parametrize("experiment", ["subsets", "overlap", "unigram"])
+def test_multinomial_tests_are_calibrated(experiment):
+    rng = np.random.default_rng(12345)
+    if experiment == "subsets":
+        cells = math.comb(len(ns.SUBSET_CANDIDATE_LABELS), ns.SUBSET_K)
+        n, probs = ns.SUBSET_ANCHORS * ns.SUBSET_CALLS, np.full(cells, 1 / cells)
+    elif experiment == "overlap":
+        k, m = ns.SUBSET_K, len(ns.SUBSET_CANDIDATE_LABELS)
+        probs = np.array([math.comb(k, s) * math.comb(m - k, k - s) / math.comb(m, k) for s in range(k + 1)])
+        n = ns.SUBSET_ANCHORS // 2 * ns.SUBSET_CALLS
+    else:
+        counts, _, power, n = ns.UNIGRAM_TESTS[0]
+        probs = ns.unigram_probabilities(counts, power).numpy()
+        probs = probs[probs > 0]
+    sims = 40_000
+    draws = rng.multinomial(n, probs / probs.sum(), size=sims)
+    expected = n * probs
+    stats = ((draws - expected) ** 2 / expected).sum(1)
+    pvals = np.array([ns.chi2_tail(s, len(probs) - 1) for s in stats])
+    for level in (1e-2, 1e-3):
+        rate = (pvals < level).mean()
+        assert rate < 2.0 * level + 3 * math.sqrt(level / sims), (experiment, level, rate)
+        assert rate > 0.3 * level - 3 * math.sqrt(level / sims), (experiment, level, rate)
+
+
+def test_inclusion_scaling_is_calibrated():
+    # exact simulation of R uniform K-subsets of n candidates, then the scaled statistic
+    rng = np.random.default_rng(7)
+    n, k = len(ns.INCLUSION_CANDIDATE_LABELS), ns.INCLUSION_K
+    rows, sims = ns.INCLUSION_ANCHORS * ns.INCLUSION_CALLS, 1500
+    scale = (1 - k / n) * n / (n - 1)
+    pvals = []
+    for _ in range(sims):
+        chosen = np.argpartition(rng.random((rows, n)), k, axis=1)[:, :k]
+        observed = np.bincount(chosen.ravel(), minlength=n)
+        pvals.append(p_value(observed, np.full(n, rows * k / n), scale))
+    pvals = np.array(pvals)
+    # a wrong scale shows up at once: 0.862 vs 1 shifts the 1% tail to ~0.1% or ~5%
+    assert 0.004 < (pvals < 0.01).mean() < 0.02
+    assert 0.06 < (pvals < 0.1).mean() < 0.14
+
+
+# -- 2. correct samplers pass at many seeds ----------------------------------------------------------
+def negative_runs(module, seed):
+    gen = torch.Generator().manual_seed(seed)
+
+    def draw(batches, k):
+        outs = []
+        for labels, _ in batches:
+            out = module.sample_negatives(labels, k, generator=gen)
+            outs.append(ns.assert_valid_negatives(Received(out, "cpu", False), labels, k))
+        return outs
+
+    subset_batches = ns.layouts(ns.SUBSET_ANCHOR_LABEL, ns.SUBSET_CANDIDATE_LABELS, ns.SUBSET_ANCHORS,
+                                ns.SUBSET_CALLS)
+    inclusion_batches = ns.layouts(ns.INCLUSION_ANCHOR_LABEL, ns.INCLUSION_CANDIDATE_LABELS,
+                                   ns.INCLUSION_ANCHORS, ns.INCLUSION_CALLS)
+    pair_batches = ns.layouts(ns.SUBSET_ANCHOR_LABEL, ns.SUBSET_CANDIDATE_LABELS, ns.SUBSET_ANCHORS,
+                              ns.SUBSET_CALLS, seed=78)
+    observed, expected, _ = ns.subset_experiment(draw(subset_batches, ns.SUBSET_K), subset_batches)
+    yield "subsets", p_value(observed, expected)
+    observed, expected, _, scale = ns.inclusion_experiment(draw(inclusion_batches, ns.INCLUSION_K),
+                                                           inclusion_batches)
+    yield "inclusion", p_value(observed, expected, scale)
+    observed, expected, _ = ns.overlap_experiment(draw(pair_batches, ns.SUBSET_K), pair_batches)
+    yield "independence", p_value(observed, expected)
+
+
+def unigram_runs(module, seed):
+    for i, (counts, dtype, power, n) in enumerate(ns.UNIGRAM_TESTS):
+        gen = torch.Generator().manual_seed(seed + i)
+        kwargs = {} if power is None else {"power": power}
+        drawn = module.sample_unigram(torch.tensor(counts, dtype=dtype), n, generator=gen, **kwargs)
+        observed, expected, _ = ns.unigram_experiment(drawn, counts, power)
+        yield f"unigram {i}", p_value(observed, expected)
+
+
+@pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
+def test_correct_samplers_pass_at_many_seeds(path):
+    module = load(path)
+    seeds = [ns.SEED_SUBSETS, ns.SEED_UNIGRAM, *range(1, 9)]
+    pvals = {}
+    for seed in seeds:
+        for name, p in [*negative_runs(module, seed), *unigram_runs(module, seed)]:
+            pvals.setdefault(name, []).append(p)
+    for name, ps in pvals.items():
+        assert min(ps) >= ns.ALPHA, (path.stem, name, ps)
+    # across 10 seeds x 8 tests, p-values of a correct sampler are spread out, not piled up near 0
+    everything = [p for ps in pvals.values() for p in ps]
+    assert sum(p < 0.01 for p in everything) <= 5, sorted(everything)[:10]
+
+
+# -- 3. subtle biases are caught at every seed tried ------------------------------------------------------
+@pytest.mark.parametrize("name, test", [
+    ("wrong_cyclic_window", "subsets"), ("wrong_class_balanced", "inclusion"),
+    ("wrong_floyd_off_by_one", "subsets"), ("wrong_shared_permutation", "independence"),
+])
+def test_biased_samplers_fail_at_several_seeds(name, test):
+    module = load(CATALOGUE / f"{name}.py")
+    for seed in range(3):
+        found = dict(negative_runs(module, 100 + seed))
+        assert found[test] < ns.ALPHA, (name, test, seed, found)
+
+
+# -- 4. hard_negatives reference vs a plain stable sort ---------------------------------------------------
+def test_reference_hard_negatives_matches_stable_sort():
+    reference = load(ROOT / "solutions" / "negative_sampler.py")
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(200):
+        b, m = int(torch.randint(1, 20, (1,), generator=gen)), int(torch.randint(2, 60, (1,), generator=gen))
+        classes = int(torch.randint(2, 6, (1,), generator=gen))
+        a, c = ns.shared_labels(b, m, classes, gen)
+        levels = [0, 1, 2, 4][trial % 4]
+        sim = torch.randn(b, m, generator=gen)
+        if levels:
+            sim = torch.randint(0, levels, (b, m), generator=gen).float() / levels
+            sim[torch.rand(b, m, generator=gen) < 0.2] *= -1.0          # -0.0 next to 0.0
+        fewest = int((a[:, None] != c[None, :]).sum(1).min())
+        for k in {1, max(1, fewest // 2), fewest} if fewest else ():
+            assert torch.equal(reference.hard_negatives(sim, a, c, k), ns.by_stable_sort(sim, a, c, k))
