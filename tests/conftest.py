@@ -34,9 +34,9 @@ def statuses(doc: dict) -> dict:
     return {c["name"]: c["status"] for c in doc["checks"]}
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def state_dir(tmp_path, monkeypatch):
-    """An isolated progress-state folder for commands that record progress."""
+    """Every test records progress in its own folder, never in the user's real state."""
     folder = tmp_path / "state"
     monkeypatch.setenv("CONTRASTIVE_KIT_STATE_DIR", str(folder))
     return folder

@@ -1,0 +1,69 @@
+"""`grade hint NAME`: reveal the next hint (they escalate from a nudge to near-code)."""
+
+from __future__ import annotations
+
+from rich.panel import Panel
+from rich.text import Text
+
+from grader import progress
+from grader.catalog import load_exercise
+from grader.commands._common import console
+
+NAME = "hint"
+HELP = "show the next hint for an exercise (--all: the hints revealed so far)"
+
+
+def level(index: int, total: int) -> str:
+    """index is 0-based."""
+    if total <= 1:
+        return "hint"
+    if index == 0:
+        return "a nudge"
+    if index == total - 1:
+        return "near-code"
+    return "more specific"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("exercise", help="exercise name (see `grade list`)")
+    parser.add_argument("--all", action="store_true",
+                        help="show every hint revealed so far, and reveal nothing new")
+
+
+def show(out, exercise, index: int) -> None:
+    total = len(exercise.hints)
+    out.print(Panel(Text(exercise.hints[index]),
+                    title=f"{exercise.name} · hint {index + 1} of {total} · {level(index, total)}",
+                    title_align="left", border_style="cyan"))
+
+
+def run(args) -> int:
+    exercise = load_exercise(args.exercise)
+    progress.snapshot_stubs([exercise])
+    out = console()
+    total = len(exercise.hints)
+    if total == 0:
+        out.print(f"{exercise.name} has no hints.")
+        return 0
+    if args.all:
+        shown = min(progress.hints_shown(exercise.name), total)
+        if shown == 0:
+            out.print(f"No hints revealed yet for {exercise.name}; `grade hint {exercise.name}` "
+                      f"shows the first of {total}.")
+            return 0
+        for index in range(shown):
+            show(out, exercise, index)
+        out.print(f"{shown} of {total} hints revealed.")
+        return 0
+    before = min(progress.hints_shown(exercise.name), total)
+    if before >= total:
+        out.print(f"All {total} hints for {exercise.name} are already revealed; "
+                  f"`grade hint {exercise.name} --all` shows them again.")
+        return 0
+    shown, _ = progress.reveal_hint(exercise.name, total)
+    index = max(shown, before + 1) - 1
+    show(out, exercise, index)
+    remaining = total - index - 1
+    out.print(f"{remaining} more hint{'s' if remaining != 1 else ''} after this one."
+              if remaining else "That was the last hint.")
+    return 0

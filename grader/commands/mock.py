@@ -1,0 +1,418 @@
+"""`grade mock`: a timed mock interview on one exercise, with a written report.
+
+The learner edits the exercise's file; every save is graded, but only each
+category's pass count is shown (as an interviewer would keep the hidden checks
+to themselves). At the end (time up, every check passed, or Ctrl-C) the file is
+graded once more in full and a report is written to mock-reports/<timestamp>.md
+and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.rule import Rule
+from rich.text import Text
+
+from grader import progress
+from grader.catalog import UsageError, find_workspace, learner_file, load_exercise
+from grader.commands._common import (Stopper, all_exercises, category_counts, clock_text, console,
+                                     counts_text, file_signature, grade_options, names, positive_float,
+                                     sigint_ignored)
+
+NAME = "mock"
+HELP = "a timed mock interview: countdown, re-grading on save with hidden details, a report at the end"
+
+FOLLOWUPS = Path(__file__).resolve().parent.parent / "quiz" / "followups.toml"
+
+
+class Clock:
+    """Seconds since the interview started; ``speed`` > 1 makes time pass faster (tests)."""
+
+    def __init__(self, speed: float = 1.0):
+        self.speed = speed
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return (time.monotonic() - self.start) * self.speed
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--minutes", type=positive_float, default=45.0,
+                        help="length of the interview (default 45)")
+    parser.add_argument("--exercise", help="the exercise (default: one you have not passed yet)")
+    parser.add_argument("--seed", type=int, help="seed for the choice of exercise and for every grading")
+    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
+    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
+                        help="training time budget (contrastive_mnist)")
+    # for tests and scripts
+    parser.add_argument("--clock-speed", type=positive_float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS)
+    parser.add_argument("--only", help=argparse.SUPPRESS)
+    parser.add_argument("--skip", help=argparse.SUPPRESS)
+    parser.add_argument("--reports-dir", type=Path, help=argparse.SUPPRESS)
+
+
+def choose_exercise(args, rng: random.Random):
+    if args.exercise:
+        return load_exercise(args.exercise), None
+    exercises = all_exercises()
+    if not exercises:
+        raise UsageError("there are no exercises to interview on")
+    data = progress.read()
+    open_ones = [e for e in exercises
+                 if progress.status(data["exercises"].get(e.name)) != "passed"]
+    if open_ones:
+        return rng.choice(open_ones), None
+    return rng.choice(exercises), "you have passed every exercise; this one is picked at random"
+
+
+def followups(name: str, rng: random.Random, k: int = 2) -> list[dict]:
+    try:
+        data = tomllib.loads(FOLLOWUPS.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = {}
+
+    def usable(items):
+        return [q for q in items if isinstance(q, dict) and isinstance(q.get("question"), str)]
+
+    own = usable(data.get(name, []))
+    generic = usable(data.get("generic", []))
+    picked = rng.sample(own, min(k, len(own)))
+    rest = [q for q in generic if q not in picked]
+    picked += rng.sample(rest, min(k - len(picked), len(rest)))
+    return [{"question": q["question"], "notes": q.get("notes", "")} for q in picked]
+
+
+class Display:
+    """The countdown: a live status line in a terminal, periodic lines otherwise."""
+
+    def __init__(self, out, clock: Clock, budget: float, exercise: str):
+        self.out, self.clock, self.budget, self.exercise = out, clock, budget, exercise
+        self.status = "waiting for your first save"
+        self.attempts = 0
+        self.live = None
+        self.last_minute = None
+
+    def left(self) -> float:
+        return max(0.0, self.budget - self.clock.elapsed())
+
+    def line(self) -> Text:
+        text = Text(f"⏱ {clock_text(self.left())} left", style="bold")
+        text.append(f" · {self.exercise} · {self.attempts} attempt"
+                    f"{'s' if self.attempts != 1 else ''} · {self.status} · Ctrl-C ends")
+        return text
+
+    def start(self) -> None:
+        if self.out.is_terminal:
+            self.live = Live(console=self.out, get_renderable=self.line, refresh_per_second=2,
+                             redirect_stdout=False, redirect_stderr=False, transient=True)
+            self.live.start()
+        else:
+            self.tick(force=True)
+
+    def tick(self, force: bool = False) -> None:
+        """Outside a terminal: one 'time left' line per elapsed minute."""
+        if self.live is not None:
+            return
+        minute = int(self.left() // 60)
+        if force or minute != self.last_minute:
+            self.last_minute = minute
+            self.out.print(f"[{clock_text(self.left())} left]")
+            sys.stdout.flush()
+
+    def event(self, text: str) -> None:
+        self.out.print(f"[{clock_text(self.left())} left] {text}")
+        sys.stdout.flush()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def report_paths(folder: Path) -> tuple[Path, Path]:
+    base = progress.stamp()
+    n = 1
+    while True:
+        stem = base if n == 1 else f"{base}-{n}"
+        md, js = folder / f"{stem}.md", folder / f"{stem}.json"
+        if not md.exists() and not js.exists():
+            return md, js
+        n += 1
+
+
+def markdown_report(doc: dict) -> str:
+    lines = [f"# Mock interview: {doc['exercise']} — {doc['title']}", ""]
+    lines += [f"- started: {doc['started']}",
+              f"- ended: {doc['ended_at']} ({doc['ended']})",
+              f"- time used: {clock_text(doc['time_used_s'])} of {clock_text(doc['budget_s'])}",
+              f"- file: `{doc['file']}`",
+              f"- attempts (saves graded): {len(doc['attempts'])}",
+              f"- hints used during the interview: {doc['hints_used']} "
+              f"({doc['hints_revealed_total']} of {doc['hints_available']} revealed in total)",
+              f"- seed: {doc['seed']} · device: {doc['device']}"]
+    if doc.get("clock_speed", 1.0) != 1.0:
+        lines.append(f"- clock speed: {doc['clock_speed']}x (test clock)")
+    final = doc.get("final_grading")
+    verdict = "no final grading" if final is None else ("PASSED" if final["passed"] else "NOT PASSED")
+    lines += [f"- result: **{verdict}**", "", "## When each category first passed", "",
+              "| category | first passed | attempt |", "|---|---|---|"]
+    for category, first in doc["categories_first_passed"].items():
+        if first is None:
+            lines.append(f"| {category} | not passed | — |")
+        else:
+            lines.append(f"| {category} | {clock_text(first['at_s'])} | {first['attempt']} |")
+    lines += ["", "## Attempts", ""]
+    if doc["attempts"]:
+        lines += ["| # | at | checks passed | per category |", "|---|---|---|---|"]
+        for a in doc["attempts"]:
+            cats = " · ".join(f"{c} {p}/{t}" for c, (p, t) in a["categories"].items())
+            lines.append(f"| {a['n']} | {clock_text(a['at_s'])} | "
+                         f"{a['passed_checks']}/{a['total_checks']} | {cats} |")
+    else:
+        lines.append("No save was graded during the interview.")
+    lines += ["", "## Final grading", ""]
+    if final is None:
+        lines.append("The final grading did not run (interrupted, or the file was missing).")
+    else:
+        passed = sum(c["status"] == "passed" for c in final["checks"])
+        lines += [f"{passed}/{len(final['checks'])} checks passed · {verdict}", "",
+                  "| category | check | result | message |", "|---|---|---|---|"]
+        for c in final["checks"]:
+            message = (c["message"].splitlines() or [""])[0].replace("|", "\\|")[:200]
+            lines.append(f"| {c['category']} | {c['name']} | {c['status']} | {message} |")
+    lines += ["", "## Follow-up questions", ""]
+    for i, q in enumerate(doc["follow_up_questions"], start=1):
+        lines.append(f"{i}. {q['question']}")
+        if q.get("notes"):
+            lines.append(f"   - *A good answer covers:* {q['notes']}")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    from grader.commands.spec import readable_markdown
+
+    session = Interview(args)
+    out = session.out
+    exercise = session.exercise
+    try:
+        spec_text = exercise.spec.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        spec_text = (f"*(the spec of {exercise.name} cannot be read: "
+                     f"{getattr(exc, 'strerror', None) or exc})*\n")
+    out.print(Rule(f"mock interview · {exercise.name} · {clock_text(session.budget)}"))
+    if session.note:
+        out.print(f"Note: {session.note}.")
+    out.print(Markdown(readable_markdown(spec_text), code_theme="ansi_dark", hyperlinks=False))
+    pristine, _ = progress.pristine_stub(exercise, session.path)
+    current = session.path.read_bytes() if session.path.exists() else b""
+    if pristine is not None and current != pristine.encode("utf-8"):
+        out.print(f"Note: {session.shown_path} already differs from the original stub; "
+                  f"`grade reset {exercise.name}` gives a fresh start.")
+    out.print(Rule())
+    with Stopper() as stop:  # from here on, Ctrl-C ends the interview, which still reports
+        session.stop = stop
+        try:
+            session.loop()
+        except KeyboardInterrupt:
+            stop.stopped = True
+            session.ended = "ended early (Ctrl-C)"
+        finally:
+            session.display.stop()
+        try:
+            session.final_grading()
+        except KeyboardInterrupt:  # a second Ctrl-C skips the final grading
+            session.final = session.last_report
+        with sigint_ignored():  # the report must not be lost halfway
+            return session.finish()
+
+
+class Interview:
+    def __init__(self, args):
+        from grader.engine import new_seed  # imports torch: only when needed
+
+        self.args = args
+        self.seed = new_seed() if args.seed is None else args.seed
+        self.rng = random.Random(self.seed)
+        self.exercise, self.note = choose_exercise(args, self.rng)
+        self.path = learner_file(self.exercise)
+        if not self.path.is_file():
+            raise UsageError(f"no such file: {self.path}")
+        self.only, self.skip = names(args.only), names(args.skip)
+        self.folder = args.reports_dir or (find_workspace() or Path.cwd()) / "mock-reports"
+        try:  # fail now rather than after the interview
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the report folder {self.folder}: "
+                             f"{exc.strerror or exc}") from None
+        progress.snapshot_stubs([self.exercise])
+        progress.touch(self.exercise.name)
+        self.out = console()
+        self.last_sig = file_signature(self.path)  # a save from now on is an attempt
+        self.budget = args.minutes * 60.0
+        self.shown_path = _show_path(self.path)
+        self.hints_total = len(self.exercise.hints)
+        self.hints_before = min(progress.hints_shown(self.exercise.name), self.hints_total)
+        self.clock = Clock(args.clock_speed)
+        self.display = Display(self.out, self.clock, self.budget, self.exercise.name)
+        self.started_iso = progress.now_iso()
+        self.ended_iso = None
+        self.ended = "time up"
+        self.time_used = 0.0
+        self.attempts: list[dict] = []
+        self.first_passed: dict[str, dict | None] = {}
+        self.last_report, self.last_report_sig = None, None
+        self.final = None
+        self.stop = None
+
+    def grade(self):
+        from grader.engine import grade
+
+        return grade(self.exercise, self.path, device=self.args.device, seed=self.seed,
+                     only=self.only, skip=self.skip, live=None,
+                     options=grade_options(self.args))
+
+    def loop(self) -> None:
+        out, stop, args = self.out, self.stop, self.args
+        out.print(f"Edit {self.shown_path}; every save is graded and only the per-category pass "
+                  f"counts are shown until the end. Stuck? `grade hint {self.exercise.name}` in "
+                  f"another terminal (the report notes it). Ctrl-C ends the interview.")
+        sys.stdout.flush()
+        self.clock = self.display.clock = Clock(args.clock_speed)  # the countdown starts now
+        self.started_iso = progress.now_iso()
+        self.display.start()
+        while True:
+            if stop.stopped:
+                self.ended = "ended early (Ctrl-C)"
+                return
+            if self.clock.elapsed() >= self.budget:
+                self.ended = "time up"
+                return
+            self.display.tick()
+            sig = file_signature(self.path)
+            if sig is not None and sig != self.last_sig:
+                stop.sleep(min(args.interval, 0.3))  # let the editor finish writing
+                if stop.stopped or file_signature(self.path) != sig:
+                    continue
+                self.last_sig = sig
+                at = round(min(self.clock.elapsed(), self.budget), 1)
+                self.display.status = f"grading attempt {len(self.attempts) + 1}…"
+                report = self.grade()
+                if stop.stopped:  # Ctrl-C while the checks ran: that grading is incomplete
+                    self.ended = "ended early (Ctrl-C)"
+                    return
+                self.attempt(report, sig, at)
+                if report.passed:
+                    self.ended = "all checks passed"
+                    return
+                self.display.status = "waiting for the next save"
+            stop.sleep(args.interval)
+
+    def attempt(self, report, sig, at: float) -> None:
+        self.last_report, self.last_report_sig = report, sig
+        summary = progress.summarize(report)
+        n = len(self.attempts) + 1
+        self.attempts.append({"n": n, "at_s": at, "passed": report.passed,
+                              "passed_checks": summary["passed_checks"],
+                              "total_checks": summary["total_checks"],
+                              "categories": summary["categories"]})
+        for category, p, t in category_counts(report):
+            self.first_passed.setdefault(category, None)
+            if p == t and self.first_passed[category] is None:
+                self.first_passed[category] = {"at_s": at, "attempt": n}
+        progress.record_grading(self.exercise, report, filtered=bool(self.only or self.skip),
+                                mode="mock")
+        self.display.attempts = n
+        self.display.status = f"last: {summary['passed_checks']}/{summary['total_checks']}"
+        self.display.event(f"attempt {n}: {counts_text(report)}")
+
+    def final_grading(self) -> None:
+        """The full grading at the end, outside the time budget."""
+        stop = self.stop
+        self.time_used = min(self.clock.elapsed(), self.budget)
+        self.ended_iso = progress.now_iso()
+        self.out.print(Rule(f"interview over: {self.ended} · {clock_text(self.time_used)} used"))
+        sig = file_signature(self.path)
+        if self.last_report is not None and sig == self.last_report_sig:
+            self.final = self.last_report
+            return
+        if sig is None:
+            self.final = self.last_report
+            return
+        self.out.print("Final grading of your file…")
+        sys.stdout.flush()
+        stop.stopped = False
+        report = self.grade()
+        self.final = self.last_report if stop.stopped else report
+        if self.final is report:
+            for category, p, t in category_counts(report):
+                self.first_passed.setdefault(category, None)
+                if p == t and self.first_passed[category] is None:
+                    self.first_passed[category] = {"at_s": round(self.time_used, 1),
+                                                   "attempt": "final"}
+            progress.record_grading(self.exercise, report,
+                                    filtered=bool(self.only or self.skip), mode="mock")
+
+    def finish(self) -> int:
+        from grader.report import render
+
+        out, final = self.out, self.final
+        if self.ended_iso is None:
+            self.ended_iso = progress.now_iso()
+            self.time_used = min(self.clock.elapsed(), self.budget)
+        if final is not None:
+            for category, _, _ in category_counts(final):
+                self.first_passed.setdefault(category, None)
+            render(final, out)
+        hints_after = min(progress.hints_shown(self.exercise.name), self.hints_total)
+        doc = {
+            "exercise": self.exercise.name, "title": self.exercise.title,
+            "file": self.shown_path, "seed": self.seed,
+            "device": final.device if final is not None else self.args.device,
+            "started": self.started_iso, "ended_at": self.ended_iso, "ended": self.ended,
+            "budget_s": round(self.budget, 1), "time_used_s": round(self.time_used, 1),
+            "clock_speed": self.args.clock_speed,
+            "passed": bool(final is not None and final.passed),
+            "attempts": self.attempts,
+            "categories_first_passed": self.first_passed,
+            "hints_used": max(0, hints_after - self.hints_before),
+            "hints_revealed_total": hints_after, "hints_available": self.hints_total,
+            "final_grading": final.to_json() if final is not None else None,
+            "follow_up_questions": followups(self.exercise.name, self.rng),
+        }
+        try:
+            md_path, json_path = report_paths(self.folder)
+            json_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            md_path.write_text(markdown_report(doc), encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"grade: error: cannot write the mock report in {self.folder}: "
+                             f"{exc.strerror or exc}\n")
+            sys.stdout.write(json.dumps(doc) + "\n")  # the report is not lost
+            return 2
+        progress.record_mock({"started": self.started_iso, "exercise": self.exercise.name,
+                              "time_used_s": doc["time_used_s"], "budget_s": doc["budget_s"],
+                              "attempts": len(self.attempts), "ended": self.ended,
+                              "passed": doc["passed"], "hints_used": doc["hints_used"],
+                              "report_md": str(md_path), "report_json": str(json_path)})
+        out.print("Follow-up questions:")
+        for i, q in enumerate(doc["follow_up_questions"], start=1):
+            out.print(f"  {i}. {q['question']}")
+        out.print(f"Report written to {md_path} and {json_path.name}")
+        return 0 if doc["passed"] else 1
+
+
+def _show_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,184 @@
+"""`grade spec NAME`: the exercise's spec.md rendered in the terminal."""
+
+from __future__ import annotations
+
+import re
+
+from rich.markdown import Markdown
+
+from grader import progress
+from grader.catalog import UsageError, load_exercise
+from grader.commands._common import console
+
+NAME = "spec"
+HELP = "show an exercise's spec (rich Markdown; LaTeX math shown as plain text)"
+
+SYMBOLS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "zeta": "ζ", "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
+    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ",
+    "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ",
+    "Lambda": "Λ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+    "sum": "Σ", "prod": "Π", "int": "∫", "infty": "∞", "partial": "∂", "nabla": "∇",
+    "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "neq": "≠",
+    "ne": "≠", "approx": "≈", "sim": "~", "propto": "∝", "in": "∈", "notin": "∉",
+    "to": "→", "rightarrow": "→", "leftarrow": "←", "mapsto": "↦", "Rightarrow": "⇒",
+    "top": "ᵀ", "pm": "±", "mid": "|", "ldots": "…", "cdots": "…", "dots": "…",
+    "langle": "⟨", "rangle": "⟩", "lVert": "‖", "rVert": "‖", "|": "‖", "forall": "∀",
+    "exists": "∃", "cup": "∪", "cap": "∩", "subset": "⊂", "odot": "⊙", "otimes": "⊗",
+    "log": "log", "exp": "exp", "max": "max", "min": "min", "arg": "arg", "sin": "sin",
+    "cos": "cos", "lim": "lim", "det": "det", "{": "{", "}": "}", "_": "_", "%": "%",
+    ",": " ", ";": " ", ":": " ", "!": "", "quad": "  ", "qquad": "    ", " ": " ",
+    "left": "", "right": "", "big": "", "Big": "", "bigg": "", "Bigg": "",
+    "displaystyle": "", "limits": "", "ell": "ℓ", "circ": "∘", "star": "*",
+    "oplus": "⊕", "perp": "⊥", "emptyset": "∅", "setminus": "∖", "cdotp": "·",
+}
+WRAPPERS = ("mathrm", "mathbf", "mathit", "mathcal", "mathbb", "text", "textbf", "operatorname",
+            "boldsymbol", "bm", "hat", "tilde", "bar", "vec", "mathsf")
+
+
+def _group(text: str, i: int) -> tuple[str, int]:
+    """The argument starting at text[i]: a {braced group} or a single character."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i >= len(text):
+        return "", i
+    if text[i] != "{":
+        if text[i] == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", text[i:])
+            return m.group(0), i + len(m.group(0))
+        return text[i], i + 1
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1:j], j + 1
+    return text[i + 1:], len(text)
+
+
+def _atomic(text: str) -> bool:
+    return bool(re.fullmatch(r"[\w.′ᵀ]+", text))
+
+
+def latex_to_text(src: str) -> str:
+    """A readable plain-text form of a LaTeX formula: \\frac{a}{b} -> a/b, \\tau -> τ, ..."""
+    out = []
+    i = 0
+    while i < len(src):
+        ch = src[i]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", src[i:])
+            name = m.group(1)
+            i += len(m.group(0))
+            if name in ("frac", "dfrac", "tfrac"):
+                num, i = _group(src, i)
+                den, i = _group(src, i)
+                num, den = latex_to_text(num), latex_to_text(den)
+                num = num if _atomic(num) else f"({num})"
+                den = den if _atomic(den) else f"({den})"
+                out.append(f"{num}/{den}")
+            elif name == "sqrt":
+                arg, i = _group(src, i)
+                arg = latex_to_text(arg)
+                out.append(f"√{arg}" if _atomic(arg) else f"√({arg})")
+            elif name in WRAPPERS:
+                arg, i = _group(src, i)
+                out.append(latex_to_text(arg))
+            elif name in SYMBOLS:
+                word = SYMBOLS[name]
+                out.append(word)
+                # keep a space after word-like operators: \log x, \exp(...)
+                if word.isalpha() and i < len(src) and src[i] == " ":
+                    out.append(" ")
+            else:
+                out.append(name)
+            continue
+        if ch in "^_":
+            arg, i = _group(src, i + 1)
+            arg = latex_to_text(arg)
+            if ch == "^" and arg == "ᵀ":
+                out.append("ᵀ")
+            else:
+                out.append(ch + (arg if len(arg) <= 1 or _atomic(arg) else f"({arg})"))
+            continue
+        if ch in "{}":
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return re.sub(r"[ \t]+", " ", "".join(out)).strip()
+
+
+_FENCE = re.compile(r"^(```|~~~)")
+
+
+def readable_markdown(text: str) -> str:
+    """Replace $$...$$ and $...$ math with plain text, outside code blocks and code spans."""
+    lines = text.splitlines()
+    out, in_fence, display = [], False, None
+    for line in lines:
+        if _FENCE.match(line.lstrip()):
+            in_fence = not in_fence
+            out.append(line)
+            continue
+        if in_fence:
+            out.append(line)
+            continue
+        if display is not None:
+            if "$$" in line:
+                before, _, after = line.partition("$$")
+                display.append(before)
+                out.append("    " + latex_to_text(" ".join(display)))
+                display = None
+                if after.strip():
+                    out.append(_inline(after))
+            else:
+                display.append(line)
+            continue
+        stripped = line.strip()
+        if stripped.startswith("$$"):
+            body = stripped[2:]
+            if "$$" in body:
+                out.append("")
+                out.append("    " + latex_to_text(body.partition("$$")[0]))
+                out.append("")
+            else:
+                out.append("")
+                display = [body]
+            continue
+        out.append(_inline(line))
+    if display is not None:  # unterminated: show what there is
+        out.append("    " + latex_to_text(" ".join(display)))
+    return "\n".join(out) + "\n"
+
+
+def _inline(line: str) -> str:
+    parts = re.split(r"(`[^`]*`)", line)
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            parts[k] = re.sub(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)",
+                              lambda m: "`" + latex_to_text(m.group(1)).replace("`", "'") + "`",
+                              part)
+    return "".join(parts)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("exercise", help="exercise name (see `grade list`)")
+    parser.add_argument("--raw", action="store_true", help="print spec.md as it is, unrendered")
+
+
+def run(args) -> int:
+    exercise = load_exercise(args.exercise)
+    try:
+        text = exercise.spec.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read exercises/{exercise.name}/spec.md: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+    progress.snapshot_stubs([exercise])
+    progress.touch(exercise.name)
+    out = console()
+    if args.raw:
+        out.out(text, highlight=False)
+        return 0
+    out.print(Markdown(readable_markdown(text), code_theme="ansi_dark", hyperlinks=False))
+    return 0
