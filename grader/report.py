@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -20,8 +22,10 @@ OUTPUT_SHOWN = 2000
 
 
 def make_console(stderr: bool = False) -> Console:
-    # rich turns colour off by itself when the stream is not a terminal
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # rich turns colour off by itself when the stream is not a terminal. The stream is
+    # bound now: a live console (progress while checks run) must keep writing to the
+    # real stderr while the engine redirects sys.stderr around pytest.
+    return Console(file=sys.stderr if stderr else None, stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def render(report: GradeReport, console: Console) -> None:

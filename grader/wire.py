@@ -55,6 +55,8 @@ def encode(value) -> tuple[dict, list[bytes]]:
                 "requires_grad": bool(v.requires_grad),
             }
             flat = t.to("cpu").contiguous().reshape(-1)
+            if flat.numel() and flat.stride(0) != 1:  # a size-1 view is "contiguous" with any stride
+                flat = flat.clone(memory_format=torch.contiguous_format)
             if flat.dtype == torch.bool:
                 flat = flat.to(torch.uint8)
             blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
