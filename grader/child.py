@@ -255,6 +255,9 @@ def _serve():
             elif op == "release":
                 _handles.pop(request["handle"], None)
                 reply = {"ok": True}
+            elif op == "seed":
+                torch.manual_seed(int(request["seed"]))  # also seeds every CUDA device
+                reply = {"ok": True}
             else:
                 reply = {"ok": False, "error": {"kind": "protocol", "type": "ProtocolError",
                                                 "mro": [], "message": f"unknown op {op!r}", "where": ""}}

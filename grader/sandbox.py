@@ -415,6 +415,12 @@ class Learner:
         if self.child.alive():
             self.child.request({"op": "release", "handle": handle.id}, 10)
 
+    def seed_torch(self, seed: int):
+        """torch.manual_seed(seed) in the child (e.g. before it builds a model that a check compares)."""
+        reply = self._request({"op": "seed", "seed": int(seed)}, 10, None, "seed", False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), "seed")
+
     @staticmethod
     def _target(target):
         if isinstance(target, Handle):

@@ -1,0 +1,60 @@
+"""Wrong: augment adds its noise to the caller's tensor in place (images.add_), then returns a warp of it.
+
+expect: fail augment_does_not_modify_input
+"""
+
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def report_progress(**fields):
+    pass
+
+
+def augment(images, generator=None):
+    b, dev = images.shape[0], images.device
+    r = torch.rand(b, 5, generator=generator, device=dev)
+    angle = (r[:, 0] - 0.5) * 0.5
+    scale = 0.9 + 0.2 * r[:, 1]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, (r[:, 2] - 0.5) * 0.3], 1),
+                         torch.stack([sin, cos, (r[:, 3] - 0.5) * 0.3], 1)], 1).to(images.dtype)
+    grid = F.affine_grid(theta, tuple(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, align_corners=False)
+    out = out + 0.05 * torch.randn(out.shape, generator=generator, device=dev, dtype=out.dtype)
+    return out.clamp(0, 1)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Flatten(), nn.Linear(32 * 49, 128))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    return F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n))
+
+
+
+_augment = augment
+
+
+def augment(images, generator=None):  # noqa: F811
+    noise = 0.05 * torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+    return _augment(images.add_(noise).clamp_(0, 1), generator)
+
+
+def train_encoder(images, time_budget_s, device="cpu"):
+    return Encoder().to(device).eval()

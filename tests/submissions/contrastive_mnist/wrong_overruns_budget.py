@@ -1,0 +1,64 @@
+"""Wrong: trains for three times the budget, as if time_budget_s were a minimum.
+
+The 2 s unit run already overruns (stopped at budget + grace), so the long run is not attempted.
+
+expect: fail trains_within_budget
+"""
+
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def report_progress(**fields):
+    pass
+
+
+def augment(images, generator=None):
+    b, dev = images.shape[0], images.device
+    r = torch.rand(b, 5, generator=generator, device=dev)
+    angle = (r[:, 0] - 0.5) * 0.5
+    scale = 0.9 + 0.2 * r[:, 1]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, (r[:, 2] - 0.5) * 0.3], 1),
+                         torch.stack([sin, cos, (r[:, 3] - 0.5) * 0.3], 1)], 1).to(images.dtype)
+    grid = F.affine_grid(theta, tuple(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, align_corners=False)
+    out = out + 0.05 * torch.randn(out.shape, generator=generator, device=dev, dtype=out.dtype)
+    return out.clamp(0, 1)
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Flatten(), nn.Linear(32 * 49, 128))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def nt_xent(z1, z2, temperature=0.5):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))
+    return F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n))
+
+
+
+def train_encoder(images, time_budget_s, device="cpu"):
+    start = time.monotonic()
+    encoder = Encoder().to(device)
+    head = nn.Sequential(nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 64)).to(device)
+    optimizer = torch.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=1e-3)
+    while time.monotonic() - start < 3 * time_budget_s + 10:
+        x = images[torch.randint(len(images), (64,))].to(device)
+        loss = nt_xent(head(encoder(augment(x))), head(encoder(augment(x))), 0.2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return encoder.eval()
