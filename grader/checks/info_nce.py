@@ -1,0 +1,360 @@
+"""Hidden checks for info_nce(query, positive_key, negative_keys=None, temperature=0.1, negative_mode="unpaired")."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.api import (
+    as_tensor,
+    assert_close,
+    assert_grads_close,
+    assert_scalar_like,
+    check,
+    examples,
+    learner_raises,
+)
+from grader.gradcheck import finite_difference_check
+from grader.strategies import InfoNceCase, info_nce_cases, seeds
+from grader.timing import compare_speed, verify_loss_call
+
+REQUIRED = ["info_nce"]
+THREADS = 1
+# MoCo's setting: a batch of queries against a shared queue of negatives that needs no gradient
+SPEED_N, SPEED_M, SPEED_D, SPEED_T, SPEED_LIMIT = 256, 16384, 128, 0.07, 3.0
+NAMES = ("query", "positive_key", "negative_keys")
+
+
+def call_args(case: InfoNceCase, tensors=None):
+    """Positional arguments for a case; in-batch cases leave negative_mode at its default."""
+    q, k, neg = case.tensors() if tensors is None else tensors
+    if neg is None:
+        return [q, k, None, case.temperature]
+    return [q, k, neg, case.temperature, case.negative_mode]
+
+
+def loss_of(learner, args, device=None, **kw):
+    return learner.call("info_nce", *args, device=device, **kw)
+
+
+def expected(reference, args):
+    return reference.info_nce(*args)
+
+
+def grad_indices(args):
+    return [0, 1] if args[2] is None else [0, 1, 2]
+
+
+def reference_grads(reference, args):
+    args = list(args)
+    wrt = grad_indices(args)
+    for i in wrt:
+        args[i] = args[i].clone().requires_grad_(True)
+    return list(torch.autograd.grad(reference.info_nce(*args), [args[i] for i in wrt]))
+
+
+# -- interface ----------------------------------------------------------------
+@check("interface")
+def check_rejects_mismatched_query_and_key(learner):
+    r = torch.randn
+    bad = [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]
+    for s1, s2 in bad:
+        with learner_raises("ValueError", what=f"query {s1} and positive_key {s2}"):
+            learner.call("info_nce", r(s1), r(s2), None, 0.1)
+
+
+@check("interface")
+def check_rejects_negatives_that_do_not_fit_the_mode(learner):
+    q, k = torch.randn(3, 4), torch.randn(3, 4)
+    bad = [("unpaired", (3, 5, 4)), ("unpaired", (5, 3)), ("unpaired", (5,)),
+           ("paired", (5, 4)), ("paired", (2, 5, 4)), ("paired", (3, 5, 6))]
+    for mode, shape in bad:
+        with learner_raises("ValueError", what=f"negative_mode={mode!r} with negative_keys of shape {shape} "
+                                               f"for query (3, 4)"):
+            learner.call("info_nce", q, k, torch.randn(shape), 0.1, mode)
+
+
+@check("interface")
+def check_rejects_unknown_mode(learner):
+    q, k = torch.randn(3, 4), torch.randn(3, 4)
+    for mode, neg in (("pairs", torch.randn(3, 2, 4)), ("shared", torch.randn(5, 4)), ("in-batch", None)):
+        with learner_raises("ValueError", what=f"negative_mode={mode!r}"):
+            learner.call("info_nce", q, k, neg, 0.1, mode)
+
+
+@check("interface")
+def check_rejects_nonpositive_temperature(learner):
+    for t in (0.0, -0.1):
+        with learner_raises("ValueError", what=f"temperature={t}"):
+            learner.call("info_nce", torch.randn(3, 4), torch.randn(3, 4), None, t)
+
+
+@check("interface")
+def check_accepts_keyword_arguments(learner, reference):
+    q, k, neg = InfoNceCase(3, 4, 5, "paired", 0.2, "float64", 4).tensors()
+    got = learner.call("info_nce", query=q, positive_key=k, negative_keys=neg, temperature=0.2,
+                       negative_mode="paired").output
+    assert_close(got, reference.info_nce(q, k, neg, 0.2, "paired"), "loss called with keyword arguments")
+
+
+# -- correctness --------------------------------------------------------------
+def worked_example():
+    d = torch.float64
+    query = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=d)
+    positive = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=d)
+    shared = torch.tensor([[-1.0, 0.0], [3.0, 4.0]], dtype=d)
+    paired = torch.tensor([[[-1.0, 0.0], [3.0, 4.0]], [[0.0, -5.0], [1.0, 0.0]]], dtype=d)
+    return query, positive, shared, paired
+
+
+@check("correctness")
+def check_worked_example_from_spec(learner):
+    q, k, shared, paired = worked_example()
+    for what, args, value in (("in-batch", [q, k, None, 0.5], 0.3300846501),
+                              ("unpaired", [q, k, shared, 0.5, "unpaired"], 0.6003658453),
+                              ("paired", [q, k, paired, 0.5, "paired"], 0.3763698649)):
+        got = loss_of(learner, args).output
+        assert_scalar_like(got, torch.float64, "cpu", what=f"loss of the {what} worked example")
+        assert_close(got, torch.tensor(value, dtype=torch.float64), f"loss of the {what} worked example",
+                     rtol=1e-8, atol=1e-9)
+
+
+@check("correctness")
+def check_defaults(learner, reference):
+    q, k, neg = InfoNceCase(5, 6, 7, "unpaired", 0.1, "float64", 1).tensors()
+    got = learner.call("info_nce", q, k, neg).output
+    assert_close(got, reference.info_nce(q, k, neg, 0.1, "unpaired"),
+                 "loss with the defaults (temperature 0.1, negative_mode 'unpaired')")
+    got = learner.call("info_nce", q, k).output
+    assert_close(got, reference.info_nce(q, k, None, 0.1), "in-batch loss with the default temperature 0.1")
+
+
+@check("correctness")
+def check_single_query_in_batch_has_zero_loss(learner):
+    # with N = 1 and no negative_keys the positive is the only logit
+    got = loss_of(learner, [torch.tensor([[1.0, 2.0]]), torch.tensor([[-3.0, 0.5]]), None, 0.1]).output
+    assert_close(got, torch.tensor(0.0), "in-batch loss for N=1")
+
+
+@check("correctness")
+@examples(30)
+@given(case=info_nce_cases())
+def check_matches_reference(learner, reference, device, case):
+    args = call_args(case)
+    got = loss_of(learner, args, device).output
+    assert_scalar_like(got, case.torch_dtype, device)
+    assert_close(got, expected(reference, args), f"loss ({case.mode})", case.torch_dtype)
+
+
+# -- gradients ----------------------------------------------------------------
+@check("gradients")
+@examples(20)
+@given(case=info_nce_cases(n=st.integers(1, 24), m=st.integers(1, 24), d=st.integers(1, 32)))
+def check_gradients_match_reference(learner, reference, device, case):
+    args = call_args(case)
+    wrt = grad_indices(args)
+    mine = loss_of(learner, args, device, grad=wrt)
+    assert_grads_close(mine.grads, reference_grads(reference, args), [NAMES[i] for i in wrt],
+                       case.torch_dtype, noise_scale=1 / case.temperature)
+
+
+@check("gradients")
+def check_gradcheck_float64(learner):
+    for case in (InfoNceCase(3, 2, 4, "in-batch", 0.5, "float64", 7),
+                 InfoNceCase(2, 3, 3, "unpaired", 0.2, "float64", 8),
+                 InfoNceCase(2, 2, 3, "paired", 1.0, "float64", 9)):
+        args = call_args(case)
+        wrt = grad_indices(args)
+        finite_difference_check(learner, "info_nce", args, wrt, [NAMES[i] for i in wrt])
+
+
+# -- properties -----------------------------------------------------------------
+@check("properties")
+@examples(10)
+@given(case=info_nce_cases(n=st.integers(1, 16), m=st.integers(1, 16), d=st.integers(2, 32)),
+       factor_seed=seeds)
+def check_invariant_to_scaling_vectors(learner, case, factor_seed):
+    args = call_args(case)
+    gen = torch.Generator().manual_seed(factor_seed)
+    scaled = list(args)
+    for i in grad_indices(args):
+        t = args[i]
+        factor = torch.empty(*t.shape[:-1], 1, dtype=torch.float64).uniform_(0.1, 100.0, generator=gen)
+        scaled[i] = t * factor.to(t.dtype)
+    base = as_tensor(loss_of(learner, args).output, "loss")
+    got = loss_of(learner, scaled).output
+    assert_close(got, base, f"loss after scaling every vector by a positive factor ({case.mode}; cosine "
+                 "ignores length)", case.torch_dtype)
+
+
+@check("properties")
+@examples(10)
+@given(case=info_nce_cases(n=st.integers(2, 16), m=st.integers(1, 16), d=st.integers(1, 32)), perm_seed=seeds)
+def check_invariant_to_permuting_rows(learner, case, perm_seed):
+    # rows: the same permutation of queries, their positives and (paired) their negative sets;
+    # negatives: their order within a set does not matter either
+    args = call_args(case)
+    gen = torch.Generator().manual_seed(perm_seed)
+    perm = torch.randperm(case.n, generator=gen)
+    moved = list(args)
+    moved[0], moved[1] = args[0][perm], args[1][perm]
+    neg = args[2]
+    if case.mode == "unpaired":
+        moved[2] = neg[torch.randperm(case.m, generator=gen)]
+    elif case.mode == "paired":
+        within = torch.stack([torch.randperm(case.m, generator=gen) for _ in range(case.n)])
+        moved[2] = torch.gather(neg[perm], 1, within[:, :, None].expand(-1, -1, case.d))
+    base = as_tensor(loss_of(learner, args).output, "loss")
+    got = loss_of(learner, moved).output
+    assert_close(got, base, f"loss after permuting the queries with their positives and the negatives "
+                 f"({case.mode})", case.torch_dtype)
+
+
+@check("properties")
+@examples(10)
+@given(n=st.integers(1, 8), m=st.integers(1, 8), mode=st.sampled_from(["in-batch", "unpaired", "paired"]),
+       cosine=st.floats(-1.0, 1.0), temperature=st.sampled_from([0.05, 0.1, 0.5, 1.0, 5.0]), seed=seeds)
+def check_closed_form_on_orthonormal_features(learner, n, m, mode, cosine, temperature, seed):
+    # queries u_i, positives c u_i + sqrt(1 - c^2) v_i, negatives w_j: all u, v, w orthonormal, so every
+    # logit is c / t (the positive) or 0 (the R others): loss = log(1 + R exp(-c / t))
+    gen = torch.Generator().manual_seed(seed)
+    dim = 2 * n + m + 3
+    basis, _ = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))
+    u, v, w = basis[:n], basis[n:2 * n], basis[2 * n:2 * n + m]
+    query = u * torch.empty(n, 1, dtype=torch.float64).uniform_(0.5, 2.0, generator=gen)
+    positive = cosine * u + math.sqrt(max(1.0 - cosine**2, 0.0)) * v
+    if mode == "in-batch":
+        args, others = [query, positive, None, temperature], n - 1
+    elif mode == "unpaired":
+        args, others = [query, positive, w, temperature, "unpaired"], m
+    else:
+        sets = torch.stack([w[torch.randperm(m, generator=gen)] for _ in range(n)])
+        args, others = [query, positive, sets, temperature, "paired"], m
+    want = torch.tensor(math.log1p(others * math.exp(-cosine / temperature)), dtype=torch.float64)
+    got = loss_of(learner, args).output
+    assert_close(got, want, f"loss on orthonormal features ({mode}, {others} other logits at 0, cosine "
+                 f"{cosine:g} to the positive, t={temperature:g}): log(1 + {others} exp(-c / t))",
+                 rtol=1e-7, atol=1e-9)
+
+
+# -- numerical stability ---------------------------------------------------------------
+@check("stability")
+def check_low_temperature_float32(learner, reference, device):
+    for case in (InfoNceCase(32, 64, 16, "unpaired", 0.01, "float32", 3),
+                 InfoNceCase(32, 8, 16, "paired", 0.01, "float32", 4),
+                 InfoNceCase(32, 1, 16, "in-batch", 0.01, "float32", 5)):
+        args = call_args(case)
+        wrt = grad_indices(args)
+        mine = loss_of(learner, args, device, grad=wrt)
+        assert_close(mine.output, expected(reference, args), f"loss at temperature 0.01 ({case.mode})")
+        assert_grads_close(mine.grads, reference_grads(reference, args), [NAMES[i] for i in wrt],
+                           torch.float32, noise_scale=100)
+
+
+@check("stability")
+def check_high_temperature_float32(learner, reference, device):
+    case = InfoNceCase(16, 32, 16, "unpaired", 10.0, "float32", 6)
+    args = call_args(case)
+    got = loss_of(learner, args, device).output
+    assert_close(got, expected(reference, args), "loss at temperature 10")
+
+
+@check("stability")
+def check_near_identical_vectors(learner, reference, device):
+    gen = torch.Generator().manual_seed(11)
+    base = torch.randn(1, 64, generator=gen)
+    near = lambda *shape: base + 1e-4 * torch.randn(*shape, 64, generator=gen)  # noqa: E731
+    q, k, shared, paired = near(48), near(48), near(32), near(48, 8)
+    for t in (0.01, 0.5):
+        for args in ([q, k, None, t], [q, k, shared, t, "unpaired"], [q, k, paired, t, "paired"]):
+            got = loss_of(learner, args, device).output
+            mode = "in-batch" if args[2] is None else args[4]
+            assert_close(got, expected(reference, args), f"loss for near-identical vectors ({mode}, t={t})",
+                         rtol=1e-3, atol=1e-3)
+
+
+@check("stability")
+@examples(8)
+@given(case=info_nce_cases(n=st.integers(1, 16), m=st.integers(1, 16), d=st.integers(1, 32),
+                           dtype=st.just("float32")),
+       scale=st.sampled_from([1e-6, 1e3, 1e6]))
+def check_large_and_small_norms(learner, reference, device, case, scale):
+    # every vector gets a norm between scale / 2 and 2 scale (not only its entries scaled: with D = 1
+    # a scaled entry can be arbitrarily close to 0)
+    gen = torch.Generator().manual_seed(case.seed + 1)
+    sized = []
+    for t in case.tensors():
+        if t is not None:
+            norms = torch.empty(*t.shape[:-1], 1, dtype=torch.float64).uniform_(0.5, 2.0, generator=gen) * scale
+            t = (t.double() / t.double().norm(dim=-1, keepdim=True) * norms).to(t.dtype)
+        sized.append(t)
+    args = call_args(case, sized)
+    got = loss_of(learner, args, device).output
+    assert_close(got, expected(reference, args), f"loss for vectors scaled by {scale:g} ({case.mode})",
+                 rtol=1e-3, atol=1e-4)
+
+
+# -- hygiene ----------------------------------------------------------------------
+@check("hygiene")
+def check_inputs_not_modified(learner, device):
+    for mode in ("in-batch", "unpaired", "paired"):
+        args = call_args(InfoNceCase(6, 4, 5, mode, 0.3, "float32", 5))
+        result = loss_of(learner, args, device, return_inputs=True)
+        for i in grad_indices(args):
+            if not torch.equal(result.inputs_after[i].tensor, args[i]):
+                raise AssertionError(f"{NAMES[i]} was modified in place by info_nce ({mode}); "
+                                     "the spec forbids it")
+
+
+@check("hygiene")
+def check_dtype_device_and_0dim(learner, device):
+    for dtype in ("float32", "float64"):
+        for mode in ("in-batch", "unpaired", "paired"):
+            case = InfoNceCase(4, 3, 5, mode, 0.1, dtype, 6)
+            assert_scalar_like(loss_of(learner, call_args(case), device).output, case.torch_dtype, device,
+                               what=f"output ({mode})")
+
+
+@check("hygiene")
+def check_output_keeps_autograd_graph(learner, device):
+    for mode in ("in-batch", "unpaired", "paired"):
+        args = call_args(InfoNceCase(4, 3, 6, mode, 0.1, "float32", 9))
+        grads = loss_of(learner, args, device, grad=grad_indices(args)).grads
+        if isinstance(grads, str) or any(g is None for g in grads):
+            raise AssertionError(f"the loss must be differentiable w.r.t. every input ({mode}): {grads}")
+
+
+# -- speed ------------------------------------------------------------------------
+class _WithQueue:
+    """A learner whose calls get the negative queue that lives in its own child, by handle."""
+
+    def __init__(self, learner, handle):
+        self.learner, self.handle = learner, handle
+
+    def call(self, target, *args, **kwargs):
+        return self.learner.call(target, *args, handle_kwargs={"negative_keys": self.handle}, **kwargs)
+
+
+@check("speed")
+def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
+    gen = torch.Generator().manual_seed(seed)
+    queue = torch.randn(SPEED_M, SPEED_D, generator=gen)
+    mine, theirs = learner.on(device), reference_child.on(device)
+    sides = [_WithQueue(side, side.put(queue, device=device, timeout=60)) for side in (mine, theirs)]
+
+    def make_args(rep):
+        g = torch.Generator().manual_seed(seed * 1000 + rep)
+        return [torch.randn(SPEED_N, SPEED_D, generator=g), torch.randn(SPEED_N, SPEED_D, generator=g)]
+
+    try:
+        result = compare_speed(
+            sides[0], sides[1], "info_nce", make_args, grad=[0, 1],
+            kwargs={"temperature": SPEED_T, "negative_mode": "unpaired"},
+            verify=lambda a, b: verify_loss_call(a, b, torch.float32, NAMES[:2]), max_ratio=SPEED_LIMIT)
+    finally:
+        for side in sides:
+            side.learner.release(side.handle)
+    record_property("message", f"N={SPEED_N}, M={SPEED_M} (queue), D={SPEED_D}: {result.describe()}")

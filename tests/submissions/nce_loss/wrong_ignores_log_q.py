@@ -1,0 +1,18 @@
+"""Bug: accepts log_q_pos and log_q_neg but never uses them: always the uncorrected negative-sampling
+loss, whose optimum is log(p / (K q)), not log p.
+
+expect: fail recovers_log_probabilities, worked_example_from_spec, matches_reference
+"""
+
+import torch.nn.functional as F
+
+
+def nce_loss(pos_scores, neg_scores, log_q_pos=None, log_q_neg=None, temperature=1.0):
+    if pos_scores.dim() != 1 or neg_scores.dim() != 2 or neg_scores.shape[0] != pos_scores.shape[0]:
+        raise ValueError("expected pos_scores (B,) and neg_scores (B, K)")
+    if neg_scores.shape[1] < 1 or temperature <= 0 or (log_q_pos is None) != (log_q_neg is None):
+        raise ValueError("bad K, temperature or log_q")
+    if log_q_pos is not None and (log_q_pos.shape != pos_scores.shape or log_q_neg.shape != neg_scores.shape):
+        raise ValueError("log_q_pos / log_q_neg must match the shapes of the scores")
+    pos, neg = pos_scores / temperature, neg_scores / temperature
+    return (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(dim=1)).mean()

@@ -1,0 +1,27 @@
+"""Bug: correct values, but a Python loop over the B observed samples: far too slow at the spec's size.
+
+expect: fail speed_vs_reference
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def nce_loss(pos_scores, neg_scores, log_q_pos=None, log_q_neg=None, temperature=1.0):
+    if pos_scores.dim() != 1 or neg_scores.dim() != 2 or neg_scores.shape[0] != pos_scores.shape[0]:
+        raise ValueError("expected pos_scores (B,) and neg_scores (B, K)")
+    if neg_scores.shape[1] < 1 or temperature <= 0 or (log_q_pos is None) != (log_q_neg is None):
+        raise ValueError("bad K, temperature or log_q")
+    if log_q_pos is not None and (log_q_pos.shape != pos_scores.shape or log_q_neg.shape != neg_scores.shape):
+        raise ValueError("log_q_pos / log_q_neg must match the shapes of the scores")
+    k = neg_scores.shape[1]
+    total = pos_scores.new_zeros(())
+    for b in range(pos_scores.shape[0]):
+        pos, neg = pos_scores[b] / temperature, neg_scores[b] / temperature
+        if log_q_pos is not None:
+            pos = pos - log_q_pos[b] - math.log(k)
+            neg = neg - log_q_neg[b] - math.log(k)
+        total = total - F.logsigmoid(pos) - F.logsigmoid(-neg).sum()
+    return total / pos_scores.shape[0]
