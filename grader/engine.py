@@ -54,7 +54,7 @@ def _import_reference(exercise: Exercise):
     return module
 
 
-def _load_results(child: ChildProcess, required: list[str], sanitize) -> list[CheckResult]:
+def _load_results(child: ChildProcess, sanitize) -> list[CheckResult]:
     load = child.load
     file = child.path.name
     if load.ok:
@@ -112,7 +112,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     reference = _import_reference(exercise)
 
     def reference_child():
-        ref = ChildProcess(exercise.solution, threads=threads, device=child_device, label="reference")
+        ref = ChildProcess(exercise.solution, threads=threads, device=child_device)
         load = ref.start()
         if not load.ok:
             raise RuntimeError(f"the reference solution failed to load: {load.error}")
@@ -132,7 +132,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     finally:
         plugin.close()
         child.close()
-    results = _load_results(child, required, sanitize) + plugin.results
+    results = _load_results(child, sanitize) + plugin.results
     if int(code) not in (0, 1, 5):
         last = (sink.getvalue().strip().splitlines() or ["no output"])[-1]
         results.append(CheckResult("grader_session", "interface", Status.ERROR,

@@ -140,7 +140,7 @@ class ChildProcess:
 
     def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(),
                  threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
-                 device: str = "cpu", label: str = "learner"):
+                 device: str = "cpu"):
         self.path = Path(path).resolve()
         self.require = list(require)
         self.guard_dirs = [str(d) for d in guard_dirs]
@@ -148,7 +148,6 @@ class ChildProcess:
         self.threads = threads
         self.memory_limit = memory_limit
         self.device = device
-        self.label = label
         self.proc: subprocess.Popen | None = None
         self.load: LoadResult | None = None
         self.integrity_events: list[str] = []
