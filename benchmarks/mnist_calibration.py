@@ -6,8 +6,8 @@ SimCLR and the reference reach on the grader's split, with the grader's evaluati
 
 Each training run happens in a fresh subprocess (as in the grader: torch's default
 thread count, nothing shared between runs); the evaluation (cosine k-NN with
-k = 5, 10, 20 and the linear probe) runs here, exactly as grader/checks/contrastive_mnist.py
-does it. The table goes to stdout; --json FILE also writes the rows.
+k = 5, 10, 20, the linear probe, and the probe fitted on 10 labels per digit)
+runs here, exactly as grader/checks/contrastive_mnist.py does it. The table goes to stdout; --json FILE also writes the rows.
 
 Configurations:
   pixels            the raw 784 pixels as features (no encoder)
@@ -15,7 +15,10 @@ Configurations:
   untrained-plain   a plain CNN (conv-relu-pool x2, linear 128), freshly initialised
   textbook          textbook SimCLR: random resized crops only, temperature 0.5, Adam 1e-3,
                     batch 256, linear 2-layer head, the plain CNN as encoder
+  untrained-pooled  a CNN with wide 5x5 convolutions and an average pool to 4x4 (1,024 features),
+                    freshly initialised: random features a linear probe separates well
   textbook-ref      the same recipe with the reference Encoder (batch norm)
+  textbook-pooled   the same recipe with the pooled CNN
   reference         solutions/contrastive_mnist.py
 """
 
@@ -36,8 +39,10 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from grader import mnist  # noqa: E402
+from grader.checks.contrastive_mnist import FEW_LABELS  # noqa: E402
 
-CONFIGS = ["pixels", "untrained-ref", "untrained-plain", "textbook", "textbook-ref", "reference"]
+CONFIGS = ["pixels", "untrained-ref", "untrained-plain", "untrained-pooled", "textbook", "textbook-ref",
+           "textbook-pooled", "reference"]
 
 # -- the textbook recipe (runs in the worker) -------------------------------------------
 TEXTBOOK = r'''
@@ -68,6 +73,16 @@ class PlainCNN(nn.Module):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return self.fc(x.flatten(1))
+
+class PooledCNN(nn.Module):
+    """Wide convolutions and an average pool to 4x4: 1,024 features that are strong untrained."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
+        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        return F.adaptive_avg_pool2d(F.relu(self.conv2(x)), 4).flatten(1)
 
 def textbook_train(images, budget, make_encoder, nt_xent, report):
     start = time.monotonic()
@@ -104,6 +119,10 @@ elif config == "textbook":
     enc = textbook_train(data["train"], budget, PlainCNN, ref.nt_xent, report)
 elif config == "textbook-ref":
     enc = textbook_train(data["train"], budget, ref.Encoder, ref.nt_xent, report)
+elif config == "textbook-pooled":
+    enc = textbook_train(data["train"], budget, PooledCNN, ref.nt_xent, report)
+elif config == "untrained-pooled":
+    enc = PooledCNN()
 elif config == "untrained-ref":
     enc = ref.Encoder()
 elif config == "untrained-plain":
@@ -133,6 +152,9 @@ def evaluate(memory, test, split):
     for k in (5, 10, 20):
         row[f"knn{k}"] = mnist.accuracy(mnist.knn_predict(memory, split.memory_labels, test, k), split.test_labels)
     row["probe"] = mnist.accuracy(mnist.linear_probe(memory, split.memory_labels, test), split.test_labels)
+    few = mnist.first_per_class(split.memory_labels, FEW_LABELS)
+    row["probe10"] = mnist.accuracy(mnist.linear_probe(memory[few], split.memory_labels[few], test),
+                                    split.test_labels)
     return row
 
 
@@ -153,7 +175,7 @@ def main() -> int:
           f"{torch.get_num_threads()} threads, {os.cpu_count()} cpus; load average at start {load:.2f}",
           flush=True)
     rows = []
-    header = f"{'config':<16} {'seed':>4} {'steps':>6} {'train s':>7} {'knn5':>6} {'knn10':>6} {'knn20':>6} {'probe':>6}"
+    header = f"{'config':<16} {'seed':>4} {'steps':>6} {'train s':>7} {'knn5':>6} {'knn10':>6} {'knn20':>6} {'probe':>6} {'probe10':>7}"
     print(header, flush=True)
     for config in configs:
         for seed in (seeds if config != "pixels" else seeds[:1]):
@@ -169,13 +191,13 @@ def main() -> int:
                    "wall_s": round(time.monotonic() - t0, 1)}
             rows.append(row)
             print(f"{config:<16} {seed:>4} {row['steps']:>6} {row['train_s']:>7} {row['knn5']:>6.1f} "
-                  f"{row['knn10']:>6.1f} {row['knn20']:>6.1f} {row['probe']:>6.1f}   (load {row['load']})",
+                  f"{row['knn10']:>6.1f} {row['knn20']:>6.1f} {row['probe']:>6.1f} {row['probe10']:>7.1f}   (load {row['load']})",
                   flush=True)
     print("\n# summary: mean (min-max) over seeds")
     for config in configs:
         mine = [r for r in rows if r["config"] == config]
         parts = []
-        for key in ("knn10", "probe"):
+        for key in ("knn10", "probe", "probe10"):
             vals = [r[key] for r in mine]
             parts.append(f"{key} {statistics.mean(vals):.1f} ({min(vals):.1f}-{max(vals):.1f})")
         print(f"{config:<16} " + ", ".join(parts))

@@ -298,6 +298,11 @@ def linear_probe(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Te
         return (b @ weight + bias).argmax(dim=1)
 
 
+def first_per_class(labels: torch.Tensor, per_class: int) -> torch.Tensor:
+    """Indices of the first `per_class` rows of each class, in row order (a fixed few-label subset)."""
+    return torch.cat([(labels == c).nonzero().flatten()[:per_class] for c in range(10)])
+
+
 def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     return 100.0 * (pred == labels).double().mean().item()
 

@@ -51,10 +51,11 @@ def info_nce(query: torch.Tensor, positive_key: torch.Tensor, negative_keys: tor
              temperature: float = 0.1, negative_mode: str = "unpaired") -> torch.Tensor:
     """Mean over the N queries of -log softmax(logits)[target], cosine similarities / temperature."""
     _validate(query, positive_key, negative_keys, temperature, negative_mode)
-    q = F.normalize(query, dim=-1)                                   # (N, D) unit rows
+    # Scaling the N query rows by 1/t costs N*D operations; dividing the logits would cost N*(1+M).
+    q = F.normalize(query, dim=-1) / temperature                     # (N, D) unit rows / t
     k = F.normalize(positive_key, dim=-1)                            # (N, D)
     if negative_keys is None:
-        logits = q @ k.T                                             # (N, N): row i, column j = q_i . k_j
+        logits = q @ k.T                                             # (N, N): q_i . k_j / t
         target = torch.arange(q.shape[0], device=q.device)           # the positive of row i is column i
     else:
         neg = F.normalize(negative_keys, dim=-1)                     # (M, D) or (N, M, D)
@@ -65,4 +66,4 @@ def info_nce(query: torch.Tensor, positive_key: torch.Tensor, negative_keys: tor
             negative = torch.bmm(neg, q.unsqueeze(2)).squeeze(2)     # (N, M), row i against its own set
         logits = torch.cat([positive, negative], dim=1)              # (N, 1 + M)
         target = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)   # the positive is column 0
-    return F.cross_entropy(logits / temperature, target)             # 0-dim, log-sum-exp inside
+    return F.cross_entropy(logits, target)                           # 0-dim, log-sum-exp inside

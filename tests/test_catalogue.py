@@ -4,10 +4,13 @@ A docstring line `expect: fail CHECK[, CHECK...]` means: graded with --only thos
 checks, each of them must end failed, error or timeout. `expect: pass` means a
 full grading (speed excluded: a correct but differently written solution may be
 slower) where every check passes. `seed: N` fixes the hypothesis seed (default 0).
+`requires: MODULE` skips the submission where MODULE is not installed (the public
+libraries of the bench extra, whose own implementations must pass).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -35,6 +38,9 @@ def _submissions():
 @pytest.mark.parametrize("path", list(_submissions()))
 def test_submission_meets_its_expectation(path):
     exercise = path.parent.name
+    required = re.search(r"^\s*requires:\s*(\S+)\s*$", path.read_text(), re.MULTILINE)
+    if required and importlib.util.find_spec(required.group(1)) is None:
+        pytest.skip(f"{required.group(1)} is not installed (pip install -e '.[bench]')")
     verdict, checks, seed = _expectation(path)
     if verdict == "pass":
         doc = grade_json(exercise, "--file", path, "--seed", seed, "--skip", "speed")

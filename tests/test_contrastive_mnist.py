@@ -163,6 +163,15 @@ def test_knn_probe_confusion_and_spread():
     assert mnist.collapse_spread(feats) > 0.5
 
 
+def test_first_per_class_takes_the_first_rows_of_each_class_in_order():
+    labels = torch.tensor([3, 1, 3, 0, 1, 3, 2, 0, 9, 1])
+    idx = mnist.first_per_class(labels, 2)
+    assert idx.tolist() == [3, 7, 1, 4, 6, 0, 2, 8]          # class 0, 1, 2, 3, 9; at most 2 each
+    split = mnist.subset_split()
+    few = mnist.first_per_class(split.memory_labels, 10)
+    assert torch.equal(torch.bincount(split.memory_labels[few], minlength=10), torch.full((10,), 10))
+
+
 def test_validate_features_messages():
     with pytest.raises(AssertionError, match="1 to 1024"):
         mnist.validate_features(torch.zeros(4, 2000), 4, "f")

@@ -39,10 +39,13 @@ CALL_TIMEOUT = 30.0
 DEFAULT_BUDGET_S = {"cpu": 60.0, "cuda": 30.0}
 CALIBRATED = {"cpu": 60.0}  # device -> the budget the bars were measured for
 KNN_K = 10
-# The pass bar (calibration: docs/contrastive_mnist.md). k-NN accuracy is reported, not barred: it
-# varies by 3 points between random initialisations of one CNN, the probe by under 1.
-PROBE_BAR = 95.5        # linear-probe accuracy (%) on the held-out digits
-MARGIN = 1.0            # probe points above the same Encoder class freshly initialised, in the same run
+# The pass bar (calibration: docs/contrastive_mnist.md). k-NN accuracy is reported, not barred: a
+# textbook SimCLR's k-NN after 60 s is no better than raw pixels'. The full probe alone cannot
+# tell learned from random features either (wide random convolutions reach 97.6%), so the
+# margin over a fresh Encoder() is measured where training helps most: with few labels.
+PROBE_BAR = 96.0        # linear-probe accuracy (%) on the held-out digits, probe fitted on the whole memory
+FEW_LABELS = 10         # labelled digits per class for the few-label probe (the first of each class)
+MARGIN = 2.0            # few-label probe points above the same Encoder class freshly initialised
 # (the fresh Encoder() is built right after seeding torch with the seed used before training, so
 # an encoder that is built first thing in train_encoder and never trained is the identical network)
 COLLAPSE_SPREAD = 1e-3  # 1 - |mean unit feature|^2 below this: (almost) every image has the same feature
@@ -461,8 +464,11 @@ def _untrained_features(learner, device, context, seed):
 def _scores(memory, test, split) -> dict:
     knn = {k: mnist.knn_predict(memory, split.memory_labels, test, k) for k in (5, KNN_K, 20)}
     probe = mnist.linear_probe(memory, split.memory_labels, test)
+    few = mnist.first_per_class(split.memory_labels, FEW_LABELS)
+    probe_few = mnist.linear_probe(memory[few], split.memory_labels[few], test)
     return {"knn": {k: mnist.accuracy(p, split.test_labels) for k, p in knn.items()},
-            "knn_pred": knn[KNN_K], "probe": mnist.accuracy(probe, split.test_labels)}
+            "knn_pred": knn[KNN_K], "probe": mnist.accuracy(probe, split.test_labels),
+            "probe_few": mnist.accuracy(probe_few, split.test_labels)}
 
 
 def _metrics(learner, device, context, seed):
@@ -577,9 +583,11 @@ def check_linear_probe_accuracy(learner, device, context, seed, record_property)
 def check_beats_untrained_encoder(learner, device, context, seed, record_property):
     scores = _metrics(learner, device, context, seed)
     fresh = _untrained_metrics(learner, device, context, seed)
-    gain = scores["probe"] - fresh["probe"]
-    detail = (f"linear probe {scores['probe']:.1f}% trained vs {fresh['probe']:.1f}% for a fresh Encoder() "
-              f"(k-NN {scores['knn'][KNN_K]:.1f}% vs {fresh['knn'][KNN_K]:.1f}%): {gain:+.1f} points")
+    gain = scores["probe_few"] - fresh["probe_few"]
+    detail = (f"linear probe with {FEW_LABELS} labels per digit: {scores['probe_few']:.1f}% trained vs "
+              f"{fresh['probe_few']:.1f}% for a fresh Encoder(), {gain:+.1f} points (all labels: "
+              f"{scores['probe']:.1f}% vs {fresh['probe']:.1f}%; k-NN {scores['knn'][KNN_K]:.1f}% vs "
+              f"{fresh['knn'][KNN_K]:.1f}%)")
     if gain < MARGIN:
         raise AssertionError(f"{detail}; training must add at least {MARGIN:g} points over the untrained "
                              "encoder. Does train_encoder update the encoder it returns, and does the "
