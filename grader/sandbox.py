@@ -8,6 +8,7 @@ drains into a capped buffer; requests and replies travel on two other pipes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -125,6 +126,19 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
+def _wait_until_stopped(pid: int, limit_s: float = 0.2):
+    """SIGSTOP is asynchronous: wait (briefly) until the kernel reports the process stopped."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                    return
+        except (OSError, IndexError):
+            return
+        time.sleep(0.001)
+
+
 def _decode_handles(value):
     if isinstance(value, dict):
         if "__handle__" in value and set(value) == {"__handle__", "type"}:
@@ -208,8 +222,42 @@ class ChildProcess:
                 self.proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 self._kill()
+        self._sweep()
         self._collect_output()
         self.proc = None
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Stop every process of the child's session (all threads, forked helpers) for a while.
+
+        The speed check times the reference while the learner's child is stopped, so
+        work the submission leaves running between its calls (spinning threads, forked
+        processes) cannot slow the reference down and flatter the ratio.
+        """
+        stopped = False
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGSTOP)
+                stopped = True
+                _wait_until_stopped(self.proc.pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            yield
+        finally:
+            if stopped:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGCONT)
+                except (ProcessLookupError, PermissionError, AttributeError):
+                    pass
+
+    def _sweep(self):
+        """Kill whatever the submission left behind in its session (forked helpers outlive
+        the child's main process otherwise). The group keeps its id while any member lives."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def _kill(self):
         try:
@@ -289,6 +337,8 @@ class ChildProcess:
         proc = self.proc
         if proc is not None and proc.poll() is None:
             self._kill()
+        if proc is not None:
+            self._sweep()
         code = proc.returncode if proc is not None else None
         self._collect_output()
         self.proc = None
@@ -320,6 +370,10 @@ class Learner:
         view = Learner(self.child, device, self.default_timeout)
         view.hung = self.hung
         return view
+
+    def paused(self):
+        """Context manager: the submission's processes are stopped inside it (see ChildProcess.paused)."""
+        return self.child.paused()
 
     def begin_check(self):
         """A new check starts: forget the previous check's sandbox failure."""

@@ -3,7 +3,8 @@
 Both sides run in sandboxed children with the same thread count and the same
 round trip, so the ratio compares like with like. Every learner output timed is
 also verified against the reference's output on the same inputs, so caching or
-skipping work cannot buy speed.
+skipping work cannot buy speed; and the learner's processes are stopped while the
+reference runs, so work left running in the background cannot slow the reference.
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
     """Median time of target(*make_args(i)) for learner vs reference; AssertionError if too slow."""
     kwargs = kwargs or {}
     warm_args = make_args(0)
-    first_ref = reference_child.call(target, *warm_args, grad=grad, **kwargs)
+
+    def reference_call(args):
+        # The learner's processes are stopped meanwhile: nothing it left running competes for the CPU.
+        with learner.paused():
+            return reference_child.call(target, *args, grad=grad, **kwargs)
+
+    first_ref = reference_call(warm_args)
     limit = max(min_timeout, first_ref.seconds * max_ratio * 10)
     try:
         first_mine = learner.call(target, *warm_args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
@@ -53,11 +60,11 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
     for rep in range(1, reps + 1):
         args = make_args(rep)
         if rep % 2:
-            theirs = reference_child.call(target, *args, grad=grad, **kwargs)
+            theirs = reference_call(args)
             mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
         else:
             mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
-            theirs = reference_child.call(target, *args, grad=grad, **kwargs)
+            theirs = reference_call(args)
         verify(mine, theirs)
         mine_times.append(mine.seconds)
         ref_times.append(theirs.seconds)

@@ -116,3 +116,53 @@ def test_untouched_stub_says_not_implemented():
     assert statuses(doc)["matches_reference"] == "failed"
     assert message(doc, "matches_reference").startswith("not implemented yet")
     assert statuses(doc)["does_not_use_reference"] == "passed"
+
+
+# -- processes the submission leaves running ---------------------------------------------
+def _state(pid):
+    """The kernel's one-letter state of pid ('T' stopped, 'Z' zombie), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _gone(pids, within=5.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if all(_state(p) in (None, "Z", "X") for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _copy_helpers(tmp_path):
+    target = tmp_path / "forks_helpers.py"
+    target.write_text((HERE / "forks_helpers.py").read_text())
+    return target
+
+
+def test_paused_stops_the_child_and_its_helpers_and_close_kills_the_helpers(tmp_path):
+    from grader.sandbox import ChildProcess
+
+    child = ChildProcess(_copy_helpers(tmp_path), require=["nt_xent"])
+    assert child.start().ok
+    helpers = [int(p) for p in (tmp_path / "helper_pids.txt").read_text().split()]
+    everyone = [child.proc.pid, *helpers]
+    try:
+        assert len(helpers) == 2 and all(_state(p) not in (None, "T", "Z") for p in everyone)
+        with child.paused():
+            assert [_state(p) for p in everyone] == ["T"] * 3
+        assert all(_state(p) not in ("T", "t") for p in everyone)
+    finally:
+        child.close()
+    assert _gone(helpers), f"helpers outlived the child: {[(p, _state(p)) for p in helpers]}"
+
+
+def test_helpers_forked_by_a_submission_do_not_outlive_the_grading(tmp_path):
+    path = _copy_helpers(tmp_path)
+    doc = grade_json("nt_xent", "--file", path, "--only", "worked_example_from_spec", timeout=120)
+    assert statuses(doc)["worked_example_from_spec"] == "passed"
+    helpers = [int(p) for p in (tmp_path / "helper_pids.txt").read_text().split()]
+    assert helpers and _gone(helpers), f"still running: {[(p, _state(p)) for p in helpers]}"
