@@ -9,6 +9,7 @@ CUDA-free way used here).
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -80,6 +81,9 @@ def _load_lightly_loss_module():
             del sys.modules[name]          # a half-imported real package from the attempt above
         package = types.ModuleType(name)
         package.__path__ = [os.path.join(root, *name.split(".")[1:])]
+        # a spec, so that importlib.util.find_spec(name) keeps working for other callers
+        package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        package.__spec__.submodule_search_locations = package.__path__
         sys.modules[name] = package
     placeholders = {}
     for name in ("torchvision", "torchvision.ops"):

@@ -334,6 +334,11 @@ class _WithQueue:
     def __init__(self, learner, handle):
         self.learner, self.handle = learner, handle
 
+    def __getattr__(self, name):   # everything but call (paused, release, ...) is the learner's own
+        if name == "learner":
+            raise AttributeError(name)
+        return getattr(self.learner, name)
+
     def call(self, target, *args, **kwargs):
         return self.learner.call(target, *args, handle_kwargs={"negative_keys": self.handle}, **kwargs)
 

@@ -620,6 +620,11 @@ class _WithSimilarity:
         self.learner = learner
         self.handle = learner.put(similarity)
 
+    def __getattr__(self, name):   # everything but call (paused, release, ...) is the learner's own
+        if name == "learner":
+            raise AttributeError(name)
+        return getattr(self.learner, name)
+
     def call(self, target, anchor_labels, candidate_labels, num_negatives, **kwargs):
         return self.learner.call(target, anchor_labels=anchor_labels, candidate_labels=candidate_labels,
                                  num_negatives=num_negatives, handle_kwargs={"similarity": self.handle},
