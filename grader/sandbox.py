@@ -91,6 +91,7 @@ class CallResult:
     inputs_after: list | None
     seconds: float  # the parent's clock, round trip included
     child_seconds: float = 0.0
+    cpu_seconds: float | None = None  # CPU time of the child's whole session during the call, if measured
 
 
 @dataclass
@@ -179,6 +180,9 @@ class ChildProcess:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
                    PYTHONFAULTHANDLER="1")
         env.pop("PYTHONSTARTUP", None)
+        if self.threads:   # numpy's BLAS and OpenMP get the same allowance as torch
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[name] = str(self.threads)
         self.proc = subprocess.Popen(
             [sys.executable, str(CHILD_SCRIPT), str(req_r), str(rep_w)],
             pass_fds=(req_r, rep_w), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -250,6 +254,13 @@ class ChildProcess:
                     os.killpg(self.proc.pid, signal.SIGCONT)
                 except (ProcessLookupError, PermissionError, AttributeError):
                     pass
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time used so far by every process of the child's session (all
+        threads, forked helpers, reaped children); None where /proc cannot tell."""
+        if not self.alive():
+            return None
+        return _group_cpu_seconds(self.proc.pid)
 
     def _sweep(self):
         """Kill whatever the submission left behind in its session (forked helpers outlive
@@ -355,6 +366,29 @@ class ChildProcess:
                             " (sys.exit or os._exit in the submission?)")
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _group_cpu_seconds(pgid: int) -> float | None:
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    ticks, seen = 0, False
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue   # the process ended meanwhile
+        # after "(comm) ": state ppid pgrp ... utime(11) stime(12) cutime(13) cstime(14)
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 14 and int(fields[2]) == pgid:
+            seen = True
+            ticks += sum(int(x) for x in fields[11:15])
+    return ticks / _CLOCK_TICKS if seen else None
+
+
 class Learner:
     """What a check sees of the submission: call its functions, get plain data back."""
 
@@ -375,6 +409,11 @@ class Learner:
         """Context manager: the submission's processes are stopped inside it (see ChildProcess.paused)."""
         return self.child.paused()
 
+    @property
+    def threads(self) -> int | None:
+        """The torch thread count the child runs with (the reference's child gets the same)."""
+        return self.child.threads
+
     def begin_check(self):
         """A new check starts: forget the previous check's sandbox failure."""
         self._poison = None
@@ -393,13 +432,14 @@ class Learner:
 
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
-             allow_slow=False, generator_seed=None, **kwargs) -> CallResult:
+             allow_slow=False, generator_seed=None, measure_cpu=False, **kwargs) -> CallResult:
         """Run target(*args, **kwargs) in the child on `device`.
 
         grad: indices of args (or True for all tensor args) whose input
         gradients of output (or of <output, grad_output>) are sent back.
         generator_seed: the child passes generator=torch.Generator(device).manual_seed(seed)
         (a generator cannot cross the process boundary, its seed can).
+        measure_cpu: also measure the CPU time the child's session spends on the call.
         """
         self._check_target(target)
         if grad is True:
@@ -411,9 +451,11 @@ class Learner:
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
             "generator_seed": generator_seed,
         }
+        cpu_before = self.child.cpu_seconds() if measure_cpu else None
         started = time.perf_counter()
         reply = self._request(request, timeout, on_event, self._name(target), allow_slow)
         seconds = time.perf_counter() - started
+        cpu_after = self.child.cpu_seconds() if cpu_before is not None else None
         if not reply.get("ok"):
             raise LearnerRaised(reply.get("error", {}), self._name(target))
         return CallResult(
@@ -423,6 +465,7 @@ class Learner:
             inputs_after=reply.get("inputs_after"),
             seconds=seconds,
             child_seconds=float(reply.get("seconds") or 0.0),
+            cpu_seconds=(cpu_after - cpu_before) if cpu_after is not None and cpu_after >= cpu_before else None,
         )
 
     def call_many(self, target, arg_list, timeout=None, generator_seed=None, **kwargs) -> list:

@@ -5,6 +5,9 @@ round trip, so the ratio compares like with like. Every learner output timed is
 also verified against the reference's output on the same inputs, so caching or
 skipping work cannot buy speed; and the learner's processes are stopped while the
 reference runs, so work left running in the background cannot slow the reference.
+The CPU time the learner's processes spend in the timed calls is measured too: code
+that buys speed with more cores than the reference gets (torch.set_num_threads,
+its own threads or processes) fails instead of showing a flattering ratio.
 """
 
 from __future__ import annotations
@@ -37,6 +40,23 @@ def verify_loss_call(mine, theirs, dtype, names=("z1", "z2")):
         assert_grads_close(mine.grads, theirs.grads, names, dtype)
 
 
+# /proc counts CPU time in clock ticks (10 ms): below this much timed wall time the
+# cores-used estimate is too coarse to judge.
+MIN_WALL_FOR_CORES_S = 0.1
+CORES_SLACK = 0.25   # a single-threaded call measures 0.95 - 1.0 cores here (round trip included)
+
+
+def _check_cores(wall_times, cpu_times, threads):
+    if not threads or any(c is None for c in cpu_times):
+        return
+    wall, cpu = sum(wall_times), sum(cpu_times)
+    if wall >= MIN_WALL_FOR_CORES_S and cpu > wall * (threads + CORES_SLACK):
+        raise AssertionError(
+            f"your code kept {cpu / wall:.1f} CPU cores busy during the timed calls, but the speed check "
+            f"gives each side {threads} thread{'s' if threads != 1 else ''}: extra threads or processes "
+            f"(torch.set_num_threads, threading, multiprocessing) make the ratio meaningless")
+
+
 def compare_speed(learner, reference_child, target, make_args, *, verify, grad=True, kwargs=None,
                   reps=5, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
     """Median time of target(*make_args(i)) for learner vs reference; AssertionError if too slow."""
@@ -56,18 +76,24 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
         raise AssertionError(f"too slow: no answer within {limit:.1f} s, while the reference took "
                              f"{first_ref.seconds * 1e3:.0f} ms (limit {max_ratio:g}x)") from None
     verify(first_mine, first_ref)
-    mine_times, ref_times = [], []
+    mine_times, ref_times, mine_cpu = [], [], []
+    def learner_call(args):
+        return learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, measure_cpu=True,
+                            **kwargs)
+
     for rep in range(1, reps + 1):
         args = make_args(rep)
         if rep % 2:
             theirs = reference_call(args)
-            mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
+            mine = learner_call(args)
         else:
-            mine = learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
+            mine = learner_call(args)
             theirs = reference_call(args)
         verify(mine, theirs)
         mine_times.append(mine.seconds)
         ref_times.append(theirs.seconds)
+        mine_cpu.append(mine.cpu_seconds)
+    _check_cores(mine_times, mine_cpu, getattr(learner, "threads", None))
     result = SpeedResult(statistics.median(mine_times), statistics.median(ref_times), reps)
     if result.ratio > max_ratio:
         raise AssertionError(f"too slow: {result.describe()}; the limit is {max_ratio:g}x")

@@ -166,3 +166,29 @@ def test_helpers_forked_by_a_submission_do_not_outlive_the_grading(tmp_path):
     assert statuses(doc)["worked_example_from_spec"] == "passed"
     helpers = [int(p) for p in (tmp_path / "helper_pids.txt").read_text().split()]
     assert helpers and _gone(helpers), f"still running: {[(p, _state(p)) for p in helpers]}"
+
+
+def test_extra_cores_in_the_timed_calls_fail_the_speed_check():
+    doc, _ = grade_hostile("extra_cores.py", only="matches_reference,speed_vs_reference")
+    got = statuses(doc)
+    assert got["matches_reference"] == "passed"   # the values are right: only the cores are wrong
+    assert got["speed_vs_reference"] == "failed"
+    assert "CPU cores" in message(doc, "speed_vs_reference")
+
+
+@pytest.mark.parametrize("wall, cpu, threads, verdict", [
+    ([0.05] * 5, [0.05] * 5, 1, "ok"),          # one core busy: fine
+    ([0.05] * 5, [0.09] * 5, 1, "fail"),        # ~two cores
+    ([0.05] * 5, [0.07] * 5, 1, "fail"),        # 1.4 cores: a second core used part of the time
+    ([0.05] * 5, [0.09] * 5, 2, "ok"),          # two threads were allowed
+    ([0.005] * 5, [0.01] * 5, 1, "ok"),         # too little wall time to judge at 10 ms ticks
+    ([0.05] * 5, [None] * 5, 1, "ok"),          # /proc unavailable
+])
+def test_cores_rule(wall, cpu, threads, verdict):
+    from grader.timing import _check_cores
+
+    if verdict == "ok":
+        _check_cores(wall, cpu, threads)
+    else:
+        with pytest.raises(AssertionError, match="CPU cores"):
+            _check_cores(wall, cpu, threads)
