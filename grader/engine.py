@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -45,6 +46,20 @@ def make_sanitizer(learner_path: Path):
         return text
 
     return sanitize
+
+
+def _kit_fingerprint() -> dict[str, str]:
+    """sha256 of every source file of the references and the grader: a submission that
+    rewrites them (to make the reference agree with it) is caught by comparing these."""
+    files = sorted(p for folder in (SOLUTIONS_DIR, KIT_ROOT / "grader") for p in folder.rglob("*.py"))
+    return {p.relative_to(KIT_ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _changed_files(before: dict[str, str] | None) -> list[str]:
+    if before is None:
+        return []
+    after = _kit_fingerprint()
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
 def _import_reference(exercise: Exercise):
@@ -101,6 +116,9 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     child_device = device if device == "cpu" or _cuda_ok() else "cpu"
 
     is_reference = file == exercise.solution.resolve()
+    # Taken before the submission's code first runs; the parent's copy of the reference too.
+    fingerprint = None if is_reference else _kit_fingerprint()
+    reference = _import_reference(exercise)
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else [SOLUTIONS_DIR],
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
@@ -109,9 +127,12 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     except SandboxError as exc:
         child.load = _failed_load(exc)
     learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
-    reference = _import_reference(exercise)
 
     def reference_child():
+        changed = _changed_files(fingerprint)
+        if changed:
+            raise RuntimeError(f"the kit's files changed while the submission ran ({', '.join(changed)}); "
+                               f"the reference is not run from them")
         ref = ChildProcess(exercise.solution, threads=threads, device=child_device)
         load = ref.start()
         if not load.ok:
@@ -137,7 +158,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         last = (sink.getvalue().strip().splitlines() or ["no output"])[-1]
         results.append(CheckResult("grader_session", "interface", Status.ERROR,
                                    f"internal grader error (pytest exit {int(code)}): {sanitize(last)}"))
-    results.append(_integrity_result(child))
+    results.append(_integrity_result(child, _changed_files(fingerprint)))
     if only:
         results = [r for r in results if r.name in only or r.category in only
                    or r.category in ("interface", "integrity")]
@@ -170,7 +191,11 @@ def _failed_load(exc: SandboxError):
                                     "message": str(exc)})
 
 
-def _integrity_result(child: ChildProcess) -> CheckResult:
+def _integrity_result(child: ChildProcess, changed_files: list[str]) -> CheckResult:
+    if changed_files:
+        return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
+                           f"the kit's own files changed while the submission ran: {', '.join(changed_files)}; "
+                           f"restore them (git checkout, or reinstall the kit) before grading again")
     if child.integrity_events:
         detail = "; ".join(dict.fromkeys(child.integrity_events))
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,

@@ -192,3 +192,17 @@ def test_cores_rule(wall, cpu, threads, verdict):
     else:
         with pytest.raises(AssertionError, match="CPU cores"):
             _check_cores(wall, cpu, threads)
+
+
+def test_changing_the_kits_files_fails_integrity():
+    placed = Path(__file__).resolve().parents[1] / "grader" / "_placed_by_a_submission.py"
+    try:
+        doc, _ = grade_hostile("rewrites_kit_files.py", only="matches_reference,speed_vs_reference")
+    finally:
+        placed.unlink(missing_ok=True)
+    got = statuses(doc)
+    assert got["matches_reference"] == "passed"
+    assert got["speed_vs_reference"] == "error"   # the reference child is not started from changed files
+    assert got["does_not_use_reference"] == "failed"
+    assert "grader/_placed_by_a_submission.py" in message(doc, "does_not_use_reference")
+    assert not doc["passed"]
