@@ -56,7 +56,7 @@ def test_chi2_tail_matches_known_quantiles():
         assert ns.chi2_tail(x, df) == pytest.approx(tail, rel=2e-3)
 
 
-@pytest.mark.parametrize("experiment", ["subsets", "overlap", "unigram"])
+@pytest.mark.parametrize("experiment", ["subsets", "overlap", "unigram", "pairs"])
 def test_multinomial_tests_are_calibrated(experiment):
     rng = np.random.default_rng(12345)
     if experiment == "subsets":
@@ -66,6 +66,9 @@ def test_multinomial_tests_are_calibrated(experiment):
         k, m = ns.SUBSET_K, len(ns.SUBSET_CANDIDATE_LABELS)
         probs = np.array([math.comb(k, s) * math.comb(m - k, k - s) / math.comb(m, k) for s in range(k + 1)])
         n = ns.SUBSET_ANCHORS // 2 * ns.SUBSET_CALLS
+    elif experiment == "pairs":
+        marginal = ns.unigram_probabilities(ns.UNIGRAM_PAIR_COUNTS, None).numpy()
+        probs, n = np.outer(marginal, marginal).ravel(), 6_000
     else:
         counts, _, power, n = ns.UNIGRAM_TESTS[0]
         probs = ns.unigram_probabilities(counts, power).numpy()
@@ -131,6 +134,14 @@ def unigram_runs(module, seed):
         drawn = module.sample_unigram(torch.tensor(counts, dtype=dtype), n, generator=gen, **kwargs)
         observed, expected, _ = ns.unigram_experiment(drawn, counts, power)
         yield f"unigram {i}", p_value(observed, expected)
+    gen = torch.Generator().manual_seed(seed + 50)
+    counts = torch.tensor(ns.UNIGRAM_PAIR_COUNTS)
+    drawn = module.sample_unigram(counts, 12_000, generator=gen)
+    observed, expected, _ = ns.pair_experiment(drawn[0::2], drawn[1::2], ns.UNIGRAM_PAIR_COUNTS)
+    yield "unigram pairs in a call", p_value(observed, expected)
+    pairs = torch.stack([module.sample_unigram(counts, 2, generator=gen) for _ in range(6_000)])
+    observed, expected, _ = ns.pair_experiment(pairs[:, 0], pairs[:, 1], ns.UNIGRAM_PAIR_COUNTS)
+    yield "unigram pairs across calls", p_value(observed, expected)
 
 
 @pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
@@ -143,7 +154,7 @@ def test_correct_samplers_pass_at_many_seeds(path):
             pvals.setdefault(name, []).append(p)
     for name, ps in pvals.items():
         assert min(ps) >= ns.ALPHA, (path.stem, name, ps)
-    # across 10 seeds x 8 tests, p-values of a correct sampler are spread out, not piled up near 0
+    # across 10 seeds x 10 tests, p-values of a correct sampler are spread out, not piled up near 0
     everything = [p for ps in pvals.values() for p in ps]
     assert sum(p < 0.01 for p in everything) <= 5, sorted(everything)[:10]
 

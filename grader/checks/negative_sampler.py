@@ -497,6 +497,51 @@ def check_sample_unigram_single_positive_item(learner, device):
                                  f"has a positive count, but the draws hold {sorted(set(drawn.tolist()))}")
 
 
+# Distinct int64 labels that int32 truncation (1 and 2**32 + 1, 5 and 5 - 2**40), float32
+# (2**24 and 2**24 + 1) or float64 (2**53 and 2**53 + 1) would merge; rows 0 and 8 share a label.
+WIDE_LABELS = torch.tensor([1, 2**32 + 1, 5, 5 - 2**40, 2**24, 2**24 + 1, 2**53, 2**53 + 1, 1])
+
+
+@check("correctness")
+def check_labels_keep_all_64_bits(learner, device):
+    labels, k = WIDE_LABELS, int(available_negatives(WIDE_LABELS).min())     # k = 7
+    shown = "labels [1, 2**32+1, 5, 5-2**40, 2**24, 2**24+1, 2**53, 2**53+1, 1]"
+    got = assert_valid_negatives(negatives_of(learner, labels, k, device, 19), labels, k, device)
+    for row in (0, 8):
+        if sorted(got[row].tolist()) != list(range(1, 8)):
+            raise AssertionError(f"sample_negatives({shown}, {k}): row {row} must hold all of 1..7, the items "
+                                 f"whose label differs from its own, got {sorted(got[row].tolist())}; "
+                                 "labels are int64 values and differ even when they agree in 32 bits or "
+                                 "as floats")
+    sim = torch.linspace(1.0, 0.1, 9, dtype=torch.float64).repeat(4, 1)     # candidate j scores 1 - j/10
+    anchors = WIDE_LABELS[[0, 1, 4, 6]]
+    want = by_stable_sort(sim, anchors, WIDE_LABELS, k)
+    got = long_output(learner.call("hard_negatives", sim, anchors, WIDE_LABELS, k, device=device).output,
+                      want.shape, device, "hard_negatives")
+    if not torch.equal(got, want):
+        i = int((got != want).any(1).nonzero()[0])
+        raise AssertionError(f"hard_negatives with candidate {shown} and anchor label {int(anchors[i])}: "
+                             f"row {i} should be {want[i].tolist()}, got {got[i].tolist()}; labels are int64 "
+                             "values and differ even when they agree in 32 bits or as floats")
+
+
+@check("correctness")
+def check_hard_negatives_float64_precision(learner, device):
+    base = 0.3
+    row = [base, base + 1e-12, 0.2, base - 1e-12, base + 2e-12, base]      # one float32 value for all near 0.3
+    sim = torch.tensor([row, row[::-1]], dtype=torch.float64)
+    a, c = torch.tensor([0, 1]), torch.tensor([2, 3, 4, 5, 6, 7])
+    for k in (1, 3, 5):
+        want = by_stable_sort(sim, a, c, k)
+        got = long_output(learner.call("hard_negatives", sim, a, c, k, device=device).output, want.shape,
+                          device, "hard_negatives")
+        if not torch.equal(got, want):
+            i = int((got != want).any(1).nonzero()[0])
+            raise AssertionError(f"hard_negatives on float64 similarities that differ by 1e-12 (K={k}): row {i} "
+                                 f"should be {want[i].tolist()}, got {got[i].tolist()}; rank by the similarity "
+                                 "as given, without rounding it to a lower precision")
+
+
 # -- properties: determinism under a generator -----------------------------------------------------
 @check("properties")
 def check_same_generator_seed_same_draws(learner, device, seed):
@@ -571,6 +616,35 @@ def check_sample_unigram_distribution(learner, device):
         shown = "the default power" if power is None else f"power={power}"
         assert_fits(observed, expected, f"sample_unigram(counts={list(counts)}, {shown}), {n} draws: "
                     "P(i) should be proportional to counts[i]**power", name)
+
+
+UNIGRAM_PAIR_COUNTS = (1, 2, 3)
+
+
+def pair_experiment(first, second, counts):
+    """(observed, expected, names) over the 9 (first, second) cells: independent draws make each
+    cell's probability the product of the two marginals."""
+    probs = unigram_probabilities(counts, None)
+    v = probs.numel()
+    observed = torch.bincount(first * v + second, minlength=v * v)
+    expected = torch.outer(probs, probs).flatten() * first.numel()
+    return observed, expected, lambda i: f"pair ({i // v}, {i % v})"
+
+
+@check("distribution")
+def check_sample_unigram_draws_independent(learner, device):
+    counts = torch.tensor(UNIGRAM_PAIR_COUNTS)
+    n = 12_000
+    drawn = long_output(unigram_of(learner, counts, n, device, SEED_UNIGRAM + 50), (n,), device,
+                        "sample_unigram")
+    observed, expected, name = pair_experiment(drawn[0::2], drawn[1::2], UNIGRAM_PAIR_COUNTS)
+    assert_fits(observed, expected, f"sample_unigram(counts={list(UNIGRAM_PAIR_COUNTS)}, {n}): draws 2i and "
+                "2i + 1 of one call should be independent", name)
+    outs = learner.on(device).call_many("sample_unigram", [[counts, 2]] * 6_000, generator_seed=SEED_UNIGRAM + 51)
+    pairs = torch.stack([long_output(o, (2,), device, "sample_unigram") for o in outs])
+    observed, expected, name = pair_experiment(pairs[:, 0], pairs[:, 1], UNIGRAM_PAIR_COUNTS)
+    assert_fits(observed, expected, f"sample_unigram(counts={list(UNIGRAM_PAIR_COUNTS)}, 2), 6000 calls: "
+                "the two draws of a call should be independent", name)
 
 
 # -- hygiene -------------------------------------------------------------------------------------------
