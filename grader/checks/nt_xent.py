@@ -1,6 +1,7 @@
 """Hidden checks for nt_xent(z1, z2, temperature=0.5)."""
 
 import torch
+import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from grader.api import (
     examples,
     learner_raises,
 )
+from grader.compare import normalize_backward_noise
 from grader.gradcheck import finite_difference_check
 from grader.strategies import Case, cases, seeds
 from grader.timing import compare_speed, verify_loss_call
@@ -29,6 +31,21 @@ def expected(reference, z1, z2, temperature):
 def reference_grads(reference, z1, z2, temperature):
     a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
     return torch.autograd.grad(reference.nt_xent(a, b, temperature), [a, b])
+
+
+def normalize_noise(z1, z2, temperature):
+    """Extra gradient tolerance per row: |dL/d(z/|z|)| / |z| ulps, from an exact float64 pass.
+
+    In exact arithmetic the normalize step removes the radial part of the gradient (all of
+    it when D = 1, where the true gradient is 0); in float32 what is left of that radial
+    part is rounding noise, different for every correct formulation.
+    """
+    n = z1.shape[0]
+    u = F.normalize(torch.cat([z1, z2]).double(), dim=1).requires_grad_(True)   # (2N, D)
+    logits = (u @ u.T / temperature).fill_diagonal_(float("-inf"))                # (2N, 2N)
+    (upstream,) = torch.autograd.grad(F.cross_entropy(logits, torch.arange(2 * n).roll(n)), u)
+    norms = upstream.norm(dim=1)                                                    # (2N,)
+    return [normalize_backward_noise(norms[:n], z1, z1.dtype), normalize_backward_noise(norms[n:], z2, z2.dtype)]
 
 
 def loss_of(learner, z1, z2, temperature, device=None, **kw):
@@ -93,7 +110,8 @@ def check_gradients_match_reference(learner, reference, device, case):
     z1, z2 = case.tensors()
     mine = loss_of(learner, z1, z2, case.temperature, device, grad=[0, 1])
     want = reference_grads(reference, z1, z2, case.temperature)
-    assert_grads_close(mine.grads, want, ["z1", "z2"], case.torch_dtype, noise_scale=1 / case.temperature)
+    assert_grads_close(mine.grads, want, ["z1", "z2"], case.torch_dtype, noise_scale=1 / case.temperature,
+                       extra_atol=normalize_noise(z1, z2, case.temperature))
 
 
 @check("gradients")
@@ -147,6 +165,7 @@ def check_low_temperature_float32(learner, reference, device):
     mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1])
     assert_close(mine.output, expected(reference, z1, z2, 0.01), "loss at temperature 0.01")
     assert_grads_close(mine.grads, reference_grads(reference, z1, z2, 0.01), ["z1", "z2"], torch.float32,
+                       extra_atol=normalize_noise(z1, z2, 0.01),
                        noise_scale=100)
 
 
