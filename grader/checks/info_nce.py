@@ -70,7 +70,8 @@ def check_rejects_mismatched_query_and_key(learner):
 def check_rejects_negatives_that_do_not_fit_the_mode(learner):
     q, k = torch.randn(3, 4), torch.randn(3, 4)
     bad = [("unpaired", (3, 5, 4)), ("unpaired", (5, 3)), ("unpaired", (5,)),
-           ("paired", (5, 4)), ("paired", (2, 5, 4)), ("paired", (3, 5, 6))]
+           ("paired", (5, 4)), ("paired", (2, 5, 4)), ("paired", (3, 5, 6)),
+           ("paired", (1, 5, 4))]   # broadcasting one set of negatives to every query is not "paired"
     for mode, shape in bad:
         with learner_raises("ValueError", what=f"negative_mode={mode!r} with negative_keys of shape {shape} "
                                                f"for query (3, 4)"):

@@ -116,6 +116,12 @@ def check_rejects_mismatched_shapes(learner):
         ("log_q_pos (2,) for pos (3,)", [r(3), r(3, 4), r(2), r(3, 4)]),
         ("log_q_neg (3, 5) for neg (3, 4)", [r(3), r(3, 4), r(3), r(3, 5)]),
         ("log_q_neg (4,) for neg (3, 4)", [r(3), r(3, 4), r(3), r(4)]),
+        # shapes that broadcast, or hold the right number of values, are still the wrong shapes
+        ("log_q_neg (3, 1) for neg (3, 4)", [r(3), r(3, 4), r(3), r(3, 1)]),
+        ("log_q_neg (1, 4) for neg (3, 4)", [r(3), r(3, 4), r(3), r(1, 4)]),
+        ("log_q_neg (12,) for neg (3, 4)", [r(3), r(3, 4), r(3), r(12)]),
+        ("log_q_pos (1,) for pos (3,)", [r(3), r(3, 4), r(1), r(3, 4)]),
+        ("log_q_pos (3, 1) for pos (3,)", [r(3), r(3, 4), r(3, 1), r(3, 4)]),
     ]
     for what, args in bad:
         args = args + [None] * (4 - len(args))
@@ -127,6 +133,12 @@ def check_rejects_mismatched_shapes(learner):
 def check_rejects_no_noise_samples(learner):
     with learner_raises("ValueError", what="neg_scores of shape (3, 0), K = 0"):
         learner.call("nce_loss", torch.randn(3), torch.randn(3, 0), None, None, 1.0)
+
+
+@check("interface")
+def check_rejects_empty_batch(learner):
+    with learner_raises("ValueError", what="pos_scores of shape (0,) and neg_scores (0, 4), B = 0"):
+        learner.call("nce_loss", torch.randn(0), torch.randn(0, 4), None, None, 1.0)
 
 
 @check("interface")

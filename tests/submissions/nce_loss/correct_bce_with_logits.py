@@ -13,8 +13,8 @@ def nce_loss(pos_scores, neg_scores, log_q_pos=None, log_q_neg=None, temperature
     if pos_scores.dim() != 1 or neg_scores.dim() != 2:
         raise ValueError("pos_scores must be (B,) and neg_scores (B, K)")
     b, k = neg_scores.shape
-    if pos_scores.shape[0] != b or k < 1:
-        raise ValueError("need matching B and K >= 1")
+    if pos_scores.shape[0] != b or b < 1 or k < 1:
+        raise ValueError("need matching B >= 1 and K >= 1")
     if (log_q_pos is None) != (log_q_neg is None):
         raise ValueError("pass both log_q tensors or none")
     if log_q_pos is not None and (log_q_pos.shape != (b,) or log_q_neg.shape != (b, k)):

@@ -18,8 +18,8 @@ def nce_loss(pos_scores, neg_scores, log_q_pos=None, log_q_neg=None, temperature
     if neg_scores.shape[0] != pos_scores.shape[0]:
         raise ValueError("batch sizes differ")
     num_noise = neg_scores.shape[1]
-    if num_noise < 1:
-        raise ValueError("K < 1")
+    if num_noise < 1 or neg_scores.shape[0] < 1:
+        raise ValueError("B < 1 or K < 1")
     given = [t is not None for t in (log_q_pos, log_q_neg)]
     if any(given) and not all(given):
         raise ValueError("only one of log_q_pos / log_q_neg given")
