@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader import commands
 from grader.catalog import UsageError, exercise_names, learner_file, load_exercise
+from grader.commands._common import positive_float
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -44,7 +45,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", help="comma-separated check names or categories to run")
     parser.add_argument("--skip", help="comma-separated check names or categories not to run")
     parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
-    parser.add_argument("--budget", type=float, metavar="SECONDS",
+    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
                         help="training time budget (contrastive_mnist; default 60 on cpu, 30 on cuda)")
 
 
@@ -79,6 +80,8 @@ def run_grade(args) -> int:
     only = _names(args.only)
     skip = _names(args.skip)
     live = None if args.json else make_console(stderr=True)
+    if args.data_dir and not args.data_dir.expanduser().is_dir():
+        raise UsageError(f"--data-dir: no such folder: {args.data_dir}")
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.budget is not None:
         options["budget"] = args.budget

@@ -20,6 +20,40 @@ from grader.results import CheckResult, GradeReport, Status
 from grader.sandbox import ChildProcess, Learner, SandboxError
 
 BLOCKED_MODULES = ("solutions", "grader")
+# Results the engine adds itself, whatever the checks module holds.
+ENGINE_CHECKS = {"module_imports": "interface", "defines_required_names": "interface",
+                 "does_not_use_reference": "integrity"}
+
+
+def selectable_names(exercise: Exercise) -> tuple[list[str], list[str]]:
+    """(categories, check names) that --only and --skip accept for this exercise."""
+    checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
+    names = dict(ENGINE_CHECKS)
+    for attr, fn in vars(checks_module).items():
+        if attr.startswith("check_") and callable(fn):
+            marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "category"]
+            names[attr.removeprefix("check_")] = marks[0].args[0] if marks else "correctness"
+    return sorted(set(names.values())), sorted(names)
+
+
+def accepted_options(exercise: Exercise) -> tuple[str, ...]:
+    """The grade options (keys of GradeContext.options) this exercise's checks read."""
+    return tuple(getattr(importlib.import_module(f"grader.checks.{exercise.name}"), "OPTIONS", ()))
+
+
+def validate_request(exercise: Exercise, only=None, skip=None, options=None) -> None:
+    """UsageError, before anything runs, for a check name that does not exist (a typo in
+    --only would otherwise grade nothing and pass) or an option the exercise does not take."""
+    categories, checks = selectable_names(exercise)
+    for flag, given in (("--only", only), ("--skip", skip)):
+        unknown = [name for name in given or () if name not in categories and name not in checks]
+        if unknown:
+            raise UsageError(f"{flag}: no check or category {', '.join(map(repr, unknown))} in "
+                             f"{exercise.name}; categories: {', '.join(categories)}; "
+                             f"checks: {', '.join(checks)}")
+    for key in options or {}:
+        if key not in accepted_options(exercise):
+            raise UsageError(f"--{key.replace('_', '-')} does not apply to {exercise.name}")
 
 
 def resolve_device(device: str) -> str:
@@ -103,6 +137,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
           skip: list[str] | None = None, live=None,
           options: dict | None = None) -> GradeReport:
     started = time.perf_counter()
+    validate_request(exercise, only, skip, options)
     device = resolve_device(device)
     seed = new_seed() if seed is None else seed
     file = Path(file).resolve()

@@ -38,6 +38,50 @@ def test_bad_option_exits_2_in_one_line():
         one_line_error(proc)
 
 
+def test_unknown_check_name_is_a_usage_error_not_an_empty_pass():
+    # A typo in --only used to run just the interface checks, and the stub "PASSED".
+    for flag in ("--only", "--skip"):
+        proc = run_grade("nt_xent", flag, "matches_referense", "--json")
+        assert proc.returncode == 2, (flag, proc.stdout[-500:])
+        line = one_line_error(proc)
+        assert "'matches_referense'" in line and "matches_reference" in line and "gradients" in line
+        assert proc.stdout == ""
+
+
+def test_category_and_check_names_are_accepted_by_only():
+    proc = run_grade("nt_xent", "--json", "--seed", "0", "--only", "interface,gradcheck_float64")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    names = {c["name"] for c in json.loads(proc.stdout)["checks"]}
+    assert "gradcheck_float64" in names and "rejects_mismatched_shapes" in names
+    assert "matches_reference" not in names
+
+
+def test_budget_is_positive_and_only_for_the_exercise_that_reads_it():
+    for args in (["contrastive_mnist", "--budget", "0"], ["contrastive_mnist", "--budget", "-5"],
+                 ["nt_xent", "--budget", "10"]):
+        proc = run_grade(*args)
+        assert proc.returncode == 2, args
+        line = one_line_error(proc)
+        assert "budget" in line, line
+
+
+def test_missing_data_dir_is_a_usage_error(tmp_path):
+    proc = run_grade("contrastive_mnist", "--data-dir", tmp_path / "nope")
+    assert proc.returncode == 2
+    assert "no such folder" in one_line_error(proc)
+    proc = run_grade("nt_xent", "--data-dir", tmp_path)  # a folder, but nt_xent reads no data
+    assert proc.returncode == 2
+    assert "--data-dir does not apply to nt_xent" in one_line_error(proc)
+
+
+def test_data_command_into_an_unusable_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = run_grade("data", "mnist", "--dir", blocker / "sub", "--mirror", (tmp_path / "none").as_uri())
+    assert proc.returncode == 2
+    assert "cannot write to" in one_line_error(proc)
+
+
 def test_file_and_reference_together_is_a_usage_error():
     proc = run_grade("nt_xent", "--reference", "--file", ROOT / "exercises/nt_xent/stub.py")
     assert proc.returncode == 2

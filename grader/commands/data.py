@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 NAME = "data"
@@ -23,7 +24,7 @@ def run(args) -> int:
 
     from grader import mnist
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line
     dest = (args.dir or mnist.mnist_cache_dir()).expanduser()
     if args.check:
         problems = mnist.check_folder(dest)
@@ -57,8 +58,9 @@ def run(args) -> int:
             return 1
         except OSError as exc:
             progress.stop()
-            console.print(f"grade data: cannot write to {dest}: {exc}")
-            return 1
+            sys.stderr.write(f"grade data: error: cannot write to {dest}: "
+                             f"{getattr(exc, 'strerror', None) or exc}\n")
+            return 2
     if fetched:
         console.print(f"downloaded {', '.join(fetched)} into {dest}; all four files verified")
     else:

@@ -239,7 +239,7 @@ def run(args) -> int:
 
 class Interview:
     def __init__(self, args):
-        from grader.engine import new_seed  # imports torch: only when needed
+        from grader.engine import new_seed, validate_request  # imports torch: only when needed
 
         self.args = args
         self.seed = new_seed() if args.seed is None else args.seed
@@ -249,6 +249,7 @@ class Interview:
         if not self.path.is_file():
             raise UsageError(f"no such file: {self.path}")
         self.only, self.skip = names(args.only), names(args.skip)
+        validate_request(self.exercise, self.only, self.skip)
         self.folder = args.reports_dir or (find_workspace() or Path.cwd()) / "mock-reports"
         try:  # fail now rather than after the interview
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -276,11 +277,13 @@ class Interview:
         self.stop = None
 
     def grade(self):
-        from grader.engine import grade
+        from grader.engine import accepted_options, grade
 
+        # The exercise may be drawn at random: --budget applies only where it is read.
+        options = {key: value for key, value in grade_options(self.args).items()
+                   if key in accepted_options(self.exercise)}
         return grade(self.exercise, self.path, device=self.args.device, seed=self.seed,
-                     only=self.only, skip=self.skip, live=None,
-                     options=grade_options(self.args))
+                     only=self.only, skip=self.skip, live=None, options=options)
 
     def loop(self) -> None:
         out, stop, args = self.out, self.stop, self.args

@@ -45,7 +45,7 @@ def _show_path(path: Path) -> str:
 
 
 def run(args) -> int:
-    from grader.engine import grade, new_seed
+    from grader.engine import grade, new_seed, validate_request
     from grader.report import render
 
     exercise = load_exercise(args.exercise)
@@ -53,6 +53,7 @@ def run(args) -> int:
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     only, skip = names(args.only), names(args.skip)
+    validate_request(exercise, only, skip, grade_options(args))
     seed = new_seed() if args.seed is None else args.seed
     record = not args.file
     progress.snapshot_stubs([exercise])
