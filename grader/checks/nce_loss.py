@@ -234,6 +234,46 @@ def check_gradients_match_reference(learner, reference, device, case):
 
 
 @check("gradients")
+def check_gradients_at_zero_logits(learner, device, record_property):
+    # Logits of exactly 0 are common: word2vec starts its context vectors at zero. There
+    # dL/dlogit is sigmoid(0) = 0.5 per term, but a hand-written stable softplus (max(x, 0) or
+    # relu(x), plus log1p(exp(-|x|))) has a kink at 0 under autograd and gives 1 or 0 instead.
+    # Accepted with a note while training can still move; a gradient that is 0 for every term
+    # (a model started at zero never moves), nan, or any other value fails.
+    odd = []
+    for b, k, t, log_q in ((1, 1, 1.0, False), (3, 5, 1.0, False), (3, 4, 0.5, True)):
+        pos, neg = torch.zeros(b, dtype=torch.float64), torch.zeros(b, k, dtype=torch.float64)
+        lqp = torch.full((b,), -math.log(k), dtype=torch.float64) if log_q else None
+        lqn = torch.full((b, k), -math.log(k), dtype=torch.float64) if log_q else None
+        grads = loss_of(learner, [pos, neg, lqp, lqn, t], device, grad=[0, 1]).grads
+        if isinstance(grads, str) or any(g is None for g in grads):
+            raise AssertionError(f"no gradients for all-zero scores (B={b}, K={k}): {grads}")
+        where = f"all logits 0, B={b}, K={k}, t={t:g}"
+        # per-term slope dL/dlogit: the loss is a mean over B, logits are score / t
+        slopes = {"pos_scores": -as_tensor(grads[0], "gradient").double() * b * t,
+                  "neg_scores": as_tensor(grads[1], "gradient").double() * b * t}
+        for name, slope in slopes.items():
+            if not torch.isfinite(slope).all():
+                raise AssertionError(f"gradient w.r.t. {name} ({where}): not finite")
+            off = min((slope - c).abs().max().item() for c in (0.0, 0.5, 1.0))
+            if off > 1e-9 or not (torch.allclose(slope, slope.flatten()[0].expand_as(slope))):
+                raise AssertionError(f"gradient w.r.t. {name} ({where}): dL/dlogit per term "
+                                     f"{slope.flatten()[:4].tolist()}, expected sigmoid(0) = 0.5")
+            if abs(slope.flatten()[0].item() - 0.5) > 1e-9:
+                odd.append((name, slope.flatten()[0].item()))
+        if all(abs(slope).max().item() < 1e-12 for slope in slopes.values()):
+            raise AssertionError(f"zero gradient at all-zero scores ({where}): dL/dlogit should be "
+                                 f"sigmoid(0) = 0.5; a model started at zero (word2vec's context "
+                                 f"vectors) would never move. relu(x) and |x| have slope 0 at 0 under "
+                                 f"autograd: use F.softplus or F.logsigmoid")
+    if odd:
+        shown = ", ".join(f"{name} {value + 0.0:g}" for name, value in dict(odd).items())
+        record_property("message", f"note: at logits of exactly 0 your dL/dlogit is {shown}, not "
+                        f"sigmoid(0) = 0.5 (autograd at the kink of max(x, 0) / relu and |x|); "
+                        f"F.softplus or F.logsigmoid are exact there. Not counted as a failure.")
+
+
+@check("gradients")
 def check_gradcheck_float64(learner):
     for case in (NceCase(3, 2, 0.7, "float64", True, 7), NceCase(2, 3, 2.0, "float64", False, 8)):
         finite_difference_check(learner, "nce_loss", case.tensors() + [case.temperature], [0, 1],
