@@ -310,7 +310,12 @@ class ChildProcess:
                 self._collect_output()
                 self.proc = None
                 raise
-            except (EOFError, wire.WireError, OSError):
+            except wire.WireError as exc:
+                self._death(when)  # stops it
+                raise ChildCrashed(f"crash: the process wrote a malformed reply on the grader's channel "
+                                   f"{when} ({exc}); the submission must not write to the grader's "
+                                   f"file descriptors") from None
+            except (EOFError, OSError):
                 raise self._death(when) from None
             if isinstance(reply, dict) and "event" in reply:
                 if reply["event"] == "integrity":

@@ -17,6 +17,9 @@ import os
 import struct
 
 MAX_FRAME_BYTES = 1 << 31  # a reply larger than this is a broken or hostile child
+# The JSON part only carries small values (tensors travel as blobs); decoding JSON takes
+# tens of bytes of memory per input byte, so a hostile header must stay small.
+MAX_HEADER_BYTES = 4 << 20
 
 _HEADER = struct.Struct(">I")
 
@@ -84,11 +87,20 @@ def decode(tree, blobs: list[bytes]):
                     raise WireError(f"unknown dtype {v['dtype']!r}")
                 raw = blobs[v["__tensor__"]]
                 wire_dtype = torch.uint8 if dtype == torch.bool else dtype
+                shape = v["shape"]
+                if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+                    raise WireError(f"bad tensor shape {shape!r}"[:200])
+                numel = 1
+                for n in shape:
+                    numel *= n
+                if numel * wire_dtype.itemsize != len(raw):
+                    raise WireError(f"tensor of shape {shape} and dtype {v['dtype']} "
+                                    f"does not fit {len(raw)} bytes"[:200])
                 if raw:
                     t = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(wire_dtype)
                 else:
                     t = torch.empty(0, dtype=wire_dtype)
-                t = t.reshape(v["shape"])
+                t = t.reshape(shape)
                 if dtype == torch.bool:
                     t = t.to(torch.bool)
                 return Received(t, v["device"], v["requires_grad"])
@@ -152,15 +164,27 @@ def _read_exact(fd: int, n: int, read) -> bytes:
 
 
 def read_frame(fd: int, read=os.read):
+    # Reading may raise EOFError, OSError or the caller's timeout: those pass through as they
+    # are. Anything that goes wrong decoding what was read is the peer's fault: a WireError.
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, read))
-    if size > MAX_FRAME_BYTES:
-        raise WireError("frame header too large")
+    if size > MAX_HEADER_BYTES:
+        raise WireError(f"frame header of {size} bytes (at most {MAX_HEADER_BYTES})")
+    raw_header = _read_exact(fd, size, read)
     try:
-        header = json.loads(_read_exact(fd, size, read))
+        header = json.loads(raw_header)
         sizes = header["blobs"]
+        if not (isinstance(sizes, list) and all(type(s) is int and s >= 0 for s in sizes)):
+            raise WireError("bad blob sizes")
         if sum(sizes) > MAX_FRAME_BYTES:
             raise WireError("frame too large")
-        blobs = [_read_exact(fd, s, read) if s else b"" for s in sizes]
+    except WireError:
+        raise
+    except Exception as exc:  # RecursionError, MemoryError, ...: whatever junk the peer sent
+        raise WireError(f"malformed frame: {type(exc).__name__}: {exc}"[:300]) from None
+    blobs = [_read_exact(fd, s, read) if s else b"" for s in sizes]
+    try:
         return decode(header["body"], blobs)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WireError(f"malformed frame: {exc}") from None
+    except WireError:
+        raise
+    except Exception as exc:
+        raise WireError(f"malformed frame: {type(exc).__name__}: {exc}"[:300]) from None

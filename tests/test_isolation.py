@@ -70,6 +70,14 @@ def test_ten_megabytes_of_printing_is_capped_and_grading_continues():
     assert len(proc.stdout) < 100_000
 
 
+@pytest.mark.parametrize("name", ["forges_a_reply_frame.py", "floods_the_reply_channel.py"])
+def test_junk_on_the_reply_channel_is_a_crash_not_a_grader_traceback(name):
+    doc, wall = grade_hostile(name)
+    assert statuses(doc)["module_imports"] == "failed"
+    assert "malformed reply" in message(doc, "module_imports")
+    assert not doc["passed"] and wall < 60
+
+
 def test_syntax_error_reports_file_line_and_message():
     doc, _ = grade_hostile("syntax_error.py")
     assert statuses(doc)["module_imports"] == "failed"
