@@ -101,6 +101,8 @@ def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1
         raise AssertionError(f"no gradients: {actual_grads}")
     scale = GRAD_RTOL_SCALE.get(dtype, 1e-3)
     extras = list(extra_atol) if extra_atol is not None else [None] * len(names)
+    if len(actual_grads) != len(names):
+        raise AssertionError(f"expected {len(names)} gradients ({', '.join(names)}), got {len(actual_grads)}")
     for got, want, name, extra in zip(actual_grads, expected_grads, names, extras):
         if want is None:
             continue

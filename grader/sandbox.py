@@ -84,6 +84,24 @@ class Handle:
     type: str
 
 
+def _forged(what: str) -> SandboxError:
+    return ChildCrashed(f"crash: the reply on the grader's channel does not have the form the grader's "
+                        f"child sends ({what}); was the child's protocol patched?")
+
+
+def _check_reply_shape(reply: dict, n_grads: int, n_inputs: int | None) -> None:
+    """A reply the genuine child could not have sent is a patched child: an empty gradient list
+    would otherwise compare nothing and pass."""
+    grads = reply.get("grads")
+    if n_grads and not (isinstance(grads, str) or (isinstance(grads, list) and len(grads) == n_grads
+                        and all(g is None or isinstance(g, wire.Received) for g in grads))):
+        raise _forged(f"{n_grads} gradients were asked for")
+    if n_inputs is not None:
+        after = reply.get("inputs_after")
+        if not isinstance(after, list) or len(after) != n_inputs:
+            raise _forged(f"the {n_inputs} inputs after the call were asked for")
+
+
 @dataclass
 class CallResult:
     output: object
@@ -463,6 +481,7 @@ class Learner:
         cpu_after = self.child.cpu_seconds() if cpu_before is not None else None
         if not reply.get("ok"):
             raise LearnerRaised(reply.get("error", {}), self._name(target))
+        _check_reply_shape(reply, len(grad or []), len(args) if return_inputs else None)
         return CallResult(
             output=_decode_handles(reply.get("output")),
             grads=[g.tensor if isinstance(g, wire.Received) else g for g in reply["grads"]]
@@ -484,7 +503,10 @@ class Learner:
         reply = self._request(request, timeout, None, self._name(target), False)
         if not reply.get("ok"):
             raise LearnerRaised(reply.get("error", {}), self._name(target))
-        return _decode_handles(reply["outputs"])
+        outputs = reply.get("outputs")
+        if not isinstance(outputs, list) or len(outputs) != len(arg_list):
+            raise _forged(f"{len(arg_list)} outputs were asked for")
+        return _decode_handles(outputs)
 
     def _request(self, request, timeout, on_event, name, allow_slow):
         # Within one check, a hang or crash is not retried: hypothesis would

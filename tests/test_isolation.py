@@ -78,6 +78,15 @@ def test_junk_on_the_reply_channel_is_a_crash_not_a_grader_traceback(name):
     assert not doc["passed"] and wall < 60
 
 
+def test_an_empty_gradient_list_from_a_patched_child_is_not_a_pass():
+    doc, _ = grade_hostile("empty_gradient_list.py", "worked_example_from_spec,gradients_match_reference")
+    got = statuses(doc)
+    assert got["worked_example_from_spec"] == "passed"  # the values are right
+    assert got["gradients_match_reference"] == "error"
+    assert "2 gradients were asked for" in message(doc, "gradients_match_reference")
+    assert not doc["passed"]
+
+
 def test_syntax_error_reports_file_line_and_message():
     doc, _ = grade_hostile("syntax_error.py")
     assert statuses(doc)["module_imports"] == "failed"
