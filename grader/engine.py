@@ -9,6 +9,7 @@ import importlib.util
 import io
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,11 @@ def new_seed() -> int:
     return random.SystemRandom().randrange(2**31)
 
 
+# Terminal control characters other than newline and tab, shown escaped: a submission's output
+# or error message must not clear the screen, move the cursor or recolour the verdict.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def make_sanitizer(learner_path: Path):
     replacements = [(str(learner_path.parent) + os.sep, ""), (str(KIT_ROOT) + os.sep, ""),
                     (str(Path.home()), "~")]
@@ -77,7 +83,7 @@ def make_sanitizer(learner_path: Path):
     def sanitize(text: str) -> str:
         for old, new in replacements:
             text = text.replace(old, new)
-        return text
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
     return sanitize
 

@@ -53,9 +53,10 @@ def render(report: GradeReport, console: Console) -> None:
         console.print(extra)
     if report.learner_output_bytes:
         shown = report.learner_output[:OUTPUT_SHOWN]
-        console.print(Panel(Text(shown), title=f"output of your code ({len(shown)} of "
-                            f"{report.learner_output_bytes} bytes shown)", title_align="left",
-                            border_style="dim"))
+        cut = len(report.learner_output) > OUTPUT_SHOWN or report.learner_output_bytes > OUTPUT_SHOWN
+        note = f", the first {len(shown)} characters shown" if cut else ""
+        console.print(Panel(Text(shown), title=f"output of your code ({report.learner_output_bytes} "
+                            f"bytes{note})", title_align="left", border_style="dim"))
     counts = report.counts()
     total = len(report.checks)
     parts = [f"{counts['passed']}/{total} checks passed"]

@@ -66,7 +66,7 @@ def test_50_gb_allocation_is_a_memory_error():
 def test_ten_megabytes_of_printing_is_capped_and_grading_continues():
     proc = run_grade("nt_xent", "--file", HERE / "print_flood.py", "--seed", "0", "--only", QUICK)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    assert "of 10485760 bytes shown" in proc.stdout
+    assert "(10485760 bytes, the first 2000 characters shown)" in proc.stdout
     assert len(proc.stdout) < 100_000
 
 
@@ -85,6 +85,15 @@ def test_an_empty_gradient_list_from_a_patched_child_is_not_a_pass():
     assert got["gradients_match_reference"] == "error"
     assert "2 gradients were asked for" in message(doc, "gradients_match_reference")
     assert not doc["passed"]
+
+
+def test_terminal_escapes_from_the_submission_are_shown_escaped():
+    proc = run_grade("nt_xent", "--file", HERE / "terminal_escapes.py", "--seed", "0", "--only",
+                     "worked_example_from_spec")
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stdout and "\x1b" not in proc.stderr
+    assert "\\x1b[2J" in proc.stdout  # in the learner's output and in the error message
+    assert "NOT PASSED" in proc.stdout
 
 
 def test_syntax_error_reports_file_line_and_message():
