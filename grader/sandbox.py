@@ -258,20 +258,14 @@ class ChildProcess:
         """
         stopped = False
         if self.alive():
-            try:
-                os.killpg(self.proc.pid, signal.SIGSTOP)
-                stopped = True
+            stopped = _signal_session(self.proc.pid, signal.SIGSTOP)
+            if stopped:
                 _wait_until_stopped(self.proc.pid)
-            except (ProcessLookupError, PermissionError):
-                pass
         try:
             yield
         finally:
             if stopped:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGCONT)
-                except (ProcessLookupError, PermissionError, AttributeError):
-                    pass
+                _signal_session(self.proc.pid, signal.SIGCONT)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time used so far by every process of the child's session (all
@@ -282,17 +276,11 @@ class ChildProcess:
 
     def _sweep(self):
         """Kill whatever the submission left behind in its session (forked helpers outlive
-        the child's main process otherwise). The group keeps its id while any member lives."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        the child's main process otherwise), also in process groups of their own."""
+        _signal_session(self.proc.pid, signal.SIGKILL)
 
     def _kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _signal_session(self.proc.pid, signal.SIGKILL)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -392,24 +380,52 @@ class ChildProcess:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _group_cpu_seconds(pgid: int) -> float | None:
+def _session_stats(sid: int) -> list[tuple[int, list[bytes]]] | None:
+    """(pid, stat fields after the name) of every process in session sid; None without /proc.
+
+    The child is started in a session of its own. A helper that moves to another process
+    group (os.setpgid) stays in the session; only os.setsid leaves it."""
     try:
         entries = [e for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
         return None
-    ticks, seen = 0, False
+    found = []
     for entry in entries:
         try:
             with open(f"/proc/{entry}/stat", "rb") as f:
                 stat = f.read()
         except OSError:
             continue   # the process ended meanwhile
-        # after "(comm) ": state ppid pgrp ... utime(11) stime(12) cutime(13) cstime(14)
+        # after "(comm) ": state ppid pgrp session ... utime(11) stime(12) cutime(13) cstime(14)
         fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 14 and int(fields[2]) == pgid:
-            seen = True
-            ticks += sum(int(x) for x in fields[11:15])
-    return ticks / _CLOCK_TICKS if seen else None
+        if len(fields) > 14 and int(fields[3]) == sid:
+            found.append((int(entry), fields))
+    return found
+
+
+def _signal_session(sid: int, sig) -> bool:
+    """Send sig to the session's main process group and to every other process of the session."""
+    sent = False
+    try:
+        os.killpg(sid, sig)
+        sent = True
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid, fields in _session_stats(sid) or []:
+        if int(fields[2]) != sid:
+            try:
+                os.kill(pid, sig)
+                sent = True
+            except (ProcessLookupError, PermissionError):
+                pass
+    return sent
+
+
+def _group_cpu_seconds(sid: int) -> float | None:
+    stats = _session_stats(sid)
+    if not stats:
+        return None
+    return sum(sum(int(x) for x in fields[11:15]) for _, fields in stats) / _CLOCK_TICKS
 
 
 class Learner:

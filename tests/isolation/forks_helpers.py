@@ -1,4 +1,6 @@
-"""Correct values, but at import it forks two helper processes that would outlive the grading.
+"""Correct values, but at import it forks two helper processes that would outlive the grading;
+the second moves to a process group of its own (os.setpgid), as if to dodge a signal sent to
+the child's group.
 
 Helpers like these could burn CPU between the grader's calls, while the speed check times
 the reference. Each writes its pid next to this file (the child's working folder); they
@@ -11,9 +13,11 @@ import time
 import torch
 import torch.nn.functional as F
 
-for _ in range(2):
+for i in range(2):
     pid = os.fork()
     if pid == 0:
+        if i == 1:
+            os.setpgid(0, 0)
         end = time.monotonic() + 120
         while time.monotonic() < end:
             time.sleep(0.01)
