@@ -15,9 +15,13 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
     sys.path.pop(0)
 sys.path.insert(0, _HERE)
+import importguard  # noqa: E402
 import wire  # noqa: E402
 
 sys.path.remove(_HERE)
+# The reference's child: refuse modules written after the submission started (importguard.py).
+if os.environ.get("CONTRASTIVE_KIT_TRUST_FILES_BEFORE_NS"):
+    importguard.install(int(os.environ.pop("CONTRASTIVE_KIT_TRUST_FILES_BEFORE_NS")))
 
 import importlib.util  # noqa: E402
 import time  # noqa: E402

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import api
+from grader import api, importguard
 from grader.catalog import KIT_ROOT, SOLUTIONS_DIR, Exercise, UsageError
 from grader.plugin import GraderPlugin
 from grader.results import CheckResult, GradeReport, Status
@@ -89,10 +89,34 @@ def make_sanitizer(learner_path: Path):
 
 
 def _kit_fingerprint() -> dict[str, str]:
-    """sha256 of every source file of the references and the grader: a submission that
-    rewrites them (to make the reference agree with it) is caught by comparing these."""
-    files = sorted(p for folder in (SOLUTIONS_DIR, KIT_ROOT / "grader") for p in folder.rglob("*.py"))
-    return {p.relative_to(KIT_ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    """Every file of the references and the grader, bytecode caches included: sha256 of the
+    sources, size, times and inode of the rest. A submission that rewrites a source (to make
+    the reference agree with it) or forges a cached .pyc (which Python would load in place of
+    the source) is caught by comparing these. Nothing in the grading writes there itself:
+    the parent and its children write no bytecode while a submission runs."""
+    files = sorted(p for folder in (SOLUTIONS_DIR, KIT_ROOT / "grader") for p in folder.rglob("*")
+                   if p.is_file())
+    prints = {}
+    for path in files:
+        try:
+            if path.suffix == ".py":
+                prints[path.relative_to(KIT_ROOT).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                st = path.stat()
+                prints[path.relative_to(KIT_ROOT).as_posix()] = \
+                    f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+        except OSError:
+            continue
+    return prints
+
+
+def _remove_forged_caches(changed: list[str]) -> None:
+    """A changed or new .pyc in the kit is forged (nothing of the grader's writes one during a
+    grading): delete it, so that it does not take effect in a later grading either."""
+    for name in changed:
+        if name.endswith(".pyc"):
+            with contextlib.suppress(OSError):
+                (KIT_ROOT / name).unlink()
 
 
 def _changed_files(before: dict[str, str] | None) -> list[str]:
@@ -158,11 +182,16 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
 
     is_reference = file == exercise.solution.resolve()
     # Taken before the submission's code first runs; the parent's copy of the reference too.
+    sys.dont_write_bytecode = True  # from here on a new .pyc in the kit is not ours
     fingerprint = None if is_reference else _kit_fingerprint()
     reference = _import_reference(exercise)
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else [SOLUTIONS_DIR],
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
+    # Whatever this process (pytest's lazy imports, rich while rendering) or the reference's
+    # child imports from now on must not come from a file written after the submission started.
+    submission_started_ns = time.time_ns()
+    import_guard = None if is_reference else importguard.install(submission_started_ns)
     try:
         child.start()
     except SandboxError as exc:
@@ -172,9 +201,11 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     def reference_child():
         changed = _changed_files(fingerprint)
         if changed:
+            _remove_forged_caches(changed)
             raise RuntimeError(f"the kit's files changed while the submission ran ({', '.join(changed)}); "
                                f"the reference is not run from them")
-        ref = ChildProcess(exercise.solution, threads=threads, device=child_device)
+        ref = ChildProcess(exercise.solution, threads=threads, device=child_device,
+                           trust_files_before_ns=None if is_reference else submission_started_ns)
         load = ref.start()
         if not load.ok:
             raise RuntimeError(f"the reference solution failed to load: {load.error}")
@@ -199,7 +230,9 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         last = (sink.getvalue().strip().splitlines() or ["no output"])[-1]
         results.append(CheckResult("grader_session", "interface", Status.ERROR,
                                    f"internal grader error (pytest exit {int(code)}): {sanitize(last)}"))
-    results.append(_integrity_result(child, _changed_files(fingerprint)))
+    changed = _changed_files(fingerprint)
+    _remove_forged_caches(changed)
+    results.append(_integrity_result(child, changed, import_guard.refused if import_guard else []))
     if only:
         results = [r for r in results if r.name in only or r.category in only
                    or r.category in ("interface", "integrity")]
@@ -232,7 +265,11 @@ def _failed_load(exc: SandboxError):
                                     "message": str(exc)})
 
 
-def _integrity_result(child: ChildProcess, changed_files: list[str]) -> CheckResult:
+def _integrity_result(child: ChildProcess, changed_files: list[str], refused: list[str]) -> CheckResult:
+    if refused:
+        return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
+                           f"the grader refused to import code written while the submission ran: "
+                           f"{'; '.join(dict.fromkeys(refused))}; delete those files")
     if changed_files:
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
                            f"the kit's own files changed while the submission ran: {', '.join(changed_files)}; "

@@ -27,6 +27,9 @@ DEFAULT_MEMORY_LIMIT = 6 * 1024**3
 LOAD_TIMEOUT_S = 60.0
 
 
+IMPORT_GUARD_ENV = "CONTRASTIVE_KIT_TRUST_FILES_BEFORE_NS"
+
+
 class SandboxError(Exception):
     """The child could not answer: it died, hung or ran out of memory."""
 
@@ -173,8 +176,11 @@ class ChildProcess:
 
     def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(),
                  threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
-                 device: str = "cpu"):
+                 device: str = "cpu", trust_files_before_ns: int | None = None):
         self.path = Path(path).resolve()
+        # The child refuses to import a module whose file changed at or after this time
+        # (grader/importguard.py): for the reference's child, the time the submission started.
+        self.trust_files_before_ns = trust_files_before_ns
         self.require = list(require)
         self.guard_dirs = [str(d) for d in guard_dirs]
         self.blocked_modules = list(blocked_modules)
@@ -198,6 +204,9 @@ class ChildProcess:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
                    PYTHONFAULTHANDLER="1")
         env.pop("PYTHONSTARTUP", None)
+        env.pop(IMPORT_GUARD_ENV, None)
+        if self.trust_files_before_ns is not None:
+            env[IMPORT_GUARD_ENV] = str(self.trust_files_before_ns)
         if self.threads:   # numpy's BLAS and OpenMP get the same allowance as torch
             for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
                 env[name] = str(self.threads)

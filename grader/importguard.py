@@ -1,0 +1,71 @@
+"""Refuse to import code that appeared or changed while a submission was running.
+
+A submission runs with the learner's permissions, so it can write files where the grader
+will later import from: a `pdb.py` in the folder on the grader's sys.path, a forged
+`__pycache__/*.pyc` beside a module pytest or rich imports lazily, or beside one the
+reference's child imports. Every such file has a change time (ctime, which no user can
+set back) after the submission started. This finder sits first on sys.meta_path, lets the
+real finders locate each module, and refuses the module when its source or its cached
+bytecode changed after `since_ns`.
+
+Imported by the parent as grader.importguard and by the child runner as a top-level
+module, so it imports nothing from the grader package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+class TamperedModule(ImportError):
+    """A module's file changed while the submission ran."""
+
+
+class FreshFileGuard:
+    def __init__(self, since_ns: int):
+        self.since_ns = since_ns
+        self.refused: list[str] = []
+
+    def _fresh(self, path) -> bool:
+        if not path or not isinstance(path, str) or not os.path.isabs(path):
+            return False  # built-in, frozen, namespace packages
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return max(st.st_ctime_ns, st.st_mtime_ns) >= self.since_ns
+
+    def find_spec(self, fullname, path=None, target=None):
+        spec = None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None:
+            return None
+        for file in (spec.origin, spec.cached):
+            if self._fresh(file):
+                detail = f"{fullname} from {file}"
+                self.refused.append(detail)
+                raise TamperedModule(f"refused to import {detail}: the file was written while the "
+                                     f"submission ran")
+        return spec
+
+    # Some importers call these on meta path entries.
+    def invalidate_caches(self):
+        pass
+
+
+def install(since_ns: int) -> FreshFileGuard:
+    """Put a guard first on sys.meta_path (once per process; the earliest time wins)."""
+    for finder in sys.meta_path:
+        if isinstance(finder, FreshFileGuard):
+            finder.since_ns = min(finder.since_ns, since_ns)
+            return finder
+    guard = FreshFileGuard(since_ns)
+    sys.meta_path.insert(0, guard)
+    return guard
