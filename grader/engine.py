@@ -269,7 +269,7 @@ def _integrity_result(child: ChildProcess, changed_files: list[str], refused: li
     if refused:
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
                            f"the grader refused to import code written while the submission ran: "
-                           f"{'; '.join(dict.fromkeys(refused))}; delete those files")
+                           f"{'; '.join(dict.fromkeys(refused))}")
     if changed_files:
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
                            f"the kit's own files changed while the submission ran: {', '.join(changed_files)}; "

@@ -49,7 +49,7 @@ class FreshFileGuard:
             return None
         for file in (spec.origin, spec.cached):
             if self._fresh(file):
-                detail = f"{fullname} from {file}"
+                detail = f"{fullname} from {file}{_set_aside(file)}"
                 self.refused.append(detail)
                 raise TamperedModule(f"refused to import {detail}: the file was written while the "
                                      f"submission ran")
@@ -58,6 +58,20 @@ class FreshFileGuard:
     # Some importers call these on meta path entries.
     def invalidate_caches(self):
         pass
+
+
+def _set_aside(path: str) -> str:
+    """Move a refused file out of the import path, or a later grading (when it is no longer
+    new) would import it: a bytecode cache is deleted, anything else renamed beside itself."""
+    try:
+        if path.endswith(".pyc"):
+            os.unlink(path)
+            return " (deleted)"
+        aside = path + ".refused-by-grader"
+        os.replace(path, aside)
+        return f" (moved to {aside})"
+    except OSError:
+        return ""
 
 
 def install(since_ns: int) -> FreshFileGuard:
