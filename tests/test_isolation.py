@@ -232,3 +232,37 @@ def test_changing_the_kits_files_fails_integrity():
     assert got["does_not_use_reference"] == "failed"
     assert "grader/_placed_by_a_submission.py" in message(doc, "does_not_use_reference")
     assert not doc["passed"]
+
+
+def test_a_module_planted_on_the_graders_path_is_refused_and_set_aside(tmp_path):
+    # `python -m grader` puts its working folder first on sys.path; pytest imports pdb lazily.
+    proc = run_grade("nt_xent", "--json", "--file", HERE / "shadows_a_module.py", "--seed", "0",
+                     "--only", "worked_example_from_spec", cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    assert not doc["passed"] and proc.returncode == 1
+    assert statuses(doc)["does_not_use_reference"] == "failed"
+    assert "refused to import code written while the submission ran: pdb" in message(doc, "does_not_use_reference")
+    assert not (tmp_path / "SHADOW_RAN").exists()
+    assert not (tmp_path / "pdb.py").exists() and (tmp_path / "pdb.py.refused-by-grader").exists()
+
+
+def test_a_forged_bytecode_cache_in_the_kit_fails_integrity_and_is_deleted():
+    import importlib.util
+
+    from conftest import ROOT
+
+    results_py = ROOT / "grader" / "results.py"
+    pyc = Path(importlib.util.cache_from_source(str(results_py)))
+    marker = results_py.parent / "FORGED_PYC_RAN"
+    try:
+        doc = grade_json("nt_xent", "--file", HERE / "forges_a_kit_pyc.py", "--seed", "0",
+                         "--only", "worked_example_from_spec")
+        assert statuses(doc)["does_not_use_reference"] == "failed"
+        assert "grader/__pycache__/results." in message(doc, "does_not_use_reference")
+        assert not pyc.exists()  # deleted: it cannot take effect in a later grading
+        later = grade_json("nt_xent", "--seed", "0", "--only", "worked_example_from_spec")
+        assert statuses(later)["worked_example_from_spec"] == "failed"
+        assert not marker.exists()
+    finally:
+        pyc.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
