@@ -86,6 +86,47 @@ def assert_valid_negatives(received, labels, k, device="cpu", what="sample_negat
     return t
 
 
+def assert_draws_look_uniform(t, labels, k, what="sample_negatives"):
+    """Coarse tests on one large batch of valid draws, loose enough (z > 8) never to fail a
+    uniform sampler: every item is drawn about as often as uniform sampling predicts, where an
+    item sits relative to its anchor does not matter, and anchors of one class draw different
+    subsets. They stop a sampler that is uniform on the small inputs of the distribution checks
+    but takes a fast shortcut (a fixed window, the first K, one shared draw) on large ones."""
+    b = labels.shape[0]
+    rows = t.shape[0]
+    avail = available_negatives(labels).double()                              # (B,)
+    share = k / avail                                                         # P(anchor i draws a given negative)
+    per_class = torch.zeros(int(labels.max() - labels.min()) + 1, dtype=torch.float64)
+    per_class.index_add_(0, labels - labels.min(), share)
+    expected = share.sum() - per_class[labels - labels.min()]                 # (B,) expected draws of item j
+    observed = torch.bincount(t.reshape(-1), minlength=b).double()
+    z_items = ((observed - expected) ** 2 / expected).sum().item()
+    z_items = (z_items - b) / (2 * b) ** 0.5
+    offsets = (t - torch.arange(rows)[:, None]) % b                           # where a draw sits from its anchor
+    bins = 64
+    hist = torch.bincount((offsets * bins // b).reshape(-1), minlength=bins).double()
+    want = hist.sum() / bins
+    z_offsets = (((hist - want) ** 2 / want).sum().item() - (bins - 1)) / (2 * (bins - 1)) ** 0.5
+    order = torch.argsort(labels, stable=True)
+    same = labels[order[1:]] == labels[order[:-1]]
+    first, second = order[:-1][same][:200], order[1:][same][:200]
+    overlaps = torch.tensor([torch.isin(t[i], t[j]).sum().item() for i, j in zip(first.tolist(), second.tolist())],
+                            dtype=torch.float64)
+    overlap_expected = (k * k / avail[first]).mean().item() if len(first) else 0.0
+    if z_items > 8:
+        raise AssertionError(f"{what} (B={b}, K={k}): some items are drawn far more often than others "
+                             f"(chi-square z = {z_items:.0f} over the {b} items); uniform sampling draws each "
+                             f"about equally often")
+    if z_offsets > 8:
+        raise AssertionError(f"{what} (B={b}, K={k}): the draws cluster at fixed distances from their "
+                             f"anchor (chi-square z = {z_offsets:.0f}); a uniform draw does not depend on "
+                             f"where the anchor sits")
+    if len(first) and overlaps.mean().item() > overlap_expected + 8 * (overlap_expected / len(first)) ** 0.5 + 1:
+        raise AssertionError(f"{what} (B={b}, K={k}): anchors of the same class share "
+                             f"{overlaps.mean().item():.1f} of their {k} negatives on average, where "
+                             f"independent uniform draws share {overlap_expected:.1f}")
+
+
 def available_negatives(labels):
     """(B,) the number of items whose label differs from each anchor's."""
     return (labels[None, :] != labels[:, None]).sum(1)
@@ -679,7 +720,8 @@ def check_sample_negatives_speed(learner, reference_child, device, seed, record_
         return [current["labels"], SPEED_K]
 
     def verify(mine, theirs):
-        assert_valid_negatives(mine.output, current["labels"], SPEED_K, device)
+        t = assert_valid_negatives(mine.output, current["labels"], SPEED_K, device)
+        assert_draws_look_uniform(t.cpu(), current["labels"], SPEED_K)
 
     result = compare_speed(learner.on(device), reference_child.on(device), "sample_negatives", make_args,
                            grad=None, kwargs={"generator_seed": seed % 1000}, verify=verify,
