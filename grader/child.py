@@ -57,13 +57,44 @@ def _install_guard(guard_dirs, blocked_modules):
     def guarded(text):
         return any(text.startswith(d) or d in text for d in dirs)
 
+    # A relative path may be relative to a directory descriptor (os.open(..., dir_fd=...)),
+    # which the audit event does not carry: a reference's file name, or a "solutions" folder
+    # in the path, is refused unless it is the submission's own file.
+    names = set()
+    for d in dirs:
+        try:
+            names.update(n for n in os.listdir(d) if n.endswith(".py") and not n.startswith("_"))
+        except OSError:
+            pass
+    folder_names = {os.path.basename(d.rstrip(os.sep)) for d in dirs}
+
+    def reads_reference(path):
+        if isinstance(path, bytes):
+            path = path.decode(errors="replace")
+        if not isinstance(path, str) or not dirs:
+            return False
+        if guarded(realpath(path) + os.sep):
+            return True
+        if os.path.isabs(path) or realpath(path) == _learner_file:
+            return False
+        parts = os.path.normpath(path).split(os.sep)
+        return parts[-1] in names or any(part in folder_names for part in parts[:-1])
+
+    def names_reference(text):
+        if guarded(text):
+            return True
+        words = [w.strip("'\"") for w in text.replace(":", " ").replace("=", " ").split()]
+        return any(part in folder_names or part in names
+                   for word in words for part in word.split("/") if part)
+
     def hook(event, args):
         if event == "open":
-            path = args[0]
-            if isinstance(path, bytes):
-                path = path.decode(errors="replace")
-            if isinstance(path, str) and dirs and guarded(realpath(path) + os.sep):
-                report(f"opened {os.path.basename(path)} from the kit's reference solutions")
+            if reads_reference(args[0]):
+                report(f"opened {os.path.basename(str(args[0]))} from the kit's reference solutions")
+                raise PermissionError("the grader does not let submissions read the reference solutions")
+        elif event in ("os.link", "os.rename", "os.symlink", "shutil.copyfile", "shutil.copytree"):
+            if reads_reference(args[0]):
+                report(f"{event} on the kit's reference solutions")
                 raise PermissionError("the grader does not let submissions read the reference solutions")
         elif event == "import":
             name = str(args[0])
@@ -72,7 +103,7 @@ def _install_guard(guard_dirs, blocked_modules):
                 raise ImportError(f"submissions may not import {name}")
         elif event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"):
             text = " ".join(str(a) for a in args)
-            if dirs and guarded(text):
+            if dirs and names_reference(text):
                 report(f"ran a command that reads the reference solutions ({event})")
                 raise PermissionError("the grader does not let submissions read the reference solutions")
 

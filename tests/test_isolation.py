@@ -137,6 +137,14 @@ def test_using_the_reference_solution_fails_integrity(name):
     assert not doc["passed"]
 
 
+@pytest.mark.parametrize("route", ["dir_fd", "hard_link", "cat_relative", "cat_dotdot", "git_show"])
+def test_indirect_reads_of_the_reference_fail_integrity(route):
+    doc = grade_json("nt_xent", "--file", HERE / "reads_reference_indirectly.py", "--seed", "0",
+                     "--only", "worked_example_from_spec", env={"READ_ROUTE": route}, timeout=120)
+    assert statuses(doc)["does_not_use_reference"] == "failed", route
+    assert not doc["passed"]
+
+
 def test_untouched_stub_says_not_implemented():
     doc = grade_json("nt_xent", "--seed", "0", "--only", QUICK)
     assert statuses(doc)["matches_reference"] == "failed"
