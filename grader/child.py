@@ -42,6 +42,13 @@ def _send(message):
     wire.write_frame(_REPLY_FD, message, _write)
 
 
+def _learner_cache():
+    try:
+        return os.path.realpath(importlib.util.cache_from_source(_learner_file)) if _learner_file else ""
+    except (ValueError, NotImplementedError):
+        return ""
+
+
 def _install_guard(guard_dirs, blocked_modules):
     """Refuse (and report at once) any attempt to read the reference solutions."""
     dirs = tuple(os.path.realpath(d).rstrip(os.sep) + os.sep for d in guard_dirs)
@@ -73,6 +80,8 @@ def _install_guard(guard_dirs, blocked_modules):
             path = path.decode(errors="replace")
         if not isinstance(path, str) or not dirs:
             return False
+        if realpath(path) in (_learner_file, _learner_cache()):
+            return False  # its own file, and the bytecode cache the import system looks for
         if guarded(realpath(path) + os.sep):
             return True
         if os.path.isabs(path) or realpath(path) == _learner_file:

@@ -21,6 +21,8 @@ from grader.results import CheckResult, GradeReport, Status
 from grader.sandbox import ChildProcess, Learner, SandboxError
 
 BLOCKED_MODULES = ("solutions", "grader")
+# What a submission may not read: the references, and the kit's catalogue of right answers.
+GUARDED_DIRS = [SOLUTIONS_DIR, KIT_ROOT / "tests" / "submissions"]
 # Results the engine adds itself, whatever the checks module holds.
 ENGINE_CHECKS = {"module_imports": "interface", "defines_required_names": "interface",
                  "does_not_use_reference": "integrity"}
@@ -201,7 +203,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     sys.dont_write_bytecode = True  # from here on a new .pyc in the kit is not ours
     fingerprint = None if is_reference else _kit_fingerprint()
     reference = _import_reference(exercise)
-    child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else [SOLUTIONS_DIR],
+    child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else GUARDED_DIRS,
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
     # Whatever this process (pytest's lazy imports, rich while rendering) or the reference's

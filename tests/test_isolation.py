@@ -137,7 +137,7 @@ def test_using_the_reference_solution_fails_integrity(name):
     assert not doc["passed"]
 
 
-@pytest.mark.parametrize("route", ["dir_fd", "hard_link", "cat_relative", "cat_dotdot", "git_show"])
+@pytest.mark.parametrize("route", ["dir_fd", "hard_link", "cat_relative", "cat_dotdot", "git_show", "catalogue"])
 def test_indirect_reads_of_the_reference_fail_integrity(route):
     doc = grade_json("nt_xent", "--file", HERE / "reads_reference_indirectly.py", "--seed", "0",
                      "--only", "worked_example_from_spec", env={"READ_ROUTE": route}, timeout=120)
