@@ -48,6 +48,14 @@ def test_unknown_check_name_is_a_usage_error_not_an_empty_pass():
         assert proc.stdout == ""
 
 
+def test_skip_accepts_a_category_another_exercise_has():
+    # a script may pass --skip speed to every exercise; contrastive_mnist has no speed checks
+    proc = run_grade("contrastive_mnist", "--json", "--skip", "speed,training,properties,hygiene",
+                     "--seed", "0")
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the stub fails its unit checks
+    assert "speed" not in {c["category"] for c in json.loads(proc.stdout)["checks"]}
+
+
 def test_category_and_check_names_are_accepted_by_only():
     proc = run_grade("nt_xent", "--json", "--seed", "0", "--only", "interface,gradcheck_float64")
     assert proc.returncode == 1, proc.stderr[-2000:]
