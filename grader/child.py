@@ -16,6 +16,7 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
     sys.path.pop(0)
 sys.path.insert(0, _HERE)
 import importguard  # noqa: E402
+import landlock  # noqa: E402
 import wire  # noqa: E402
 
 sys.path.remove(_HERE)
@@ -336,6 +337,9 @@ def main():
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+    if setup.get("deny_read_dirs"):
+        # The kernel's word, which the submission cannot switch off as it could the hook below.
+        landlock.deny_reads(setup["deny_read_dirs"], [os.path.abspath(setup["path"])])
     _install_guard(setup.get("guard_dirs", []), setup.get("blocked_modules", []))
     _send(_load(setup))
     _serve()

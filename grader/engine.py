@@ -213,6 +213,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     fingerprint = None if is_reference else _kit_fingerprint()
     reference = _import_reference(exercise)
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else GUARDED_DIRS,
+                         deny_read_dirs=[] if is_reference else GUARDED_DIRS + [KIT_ROOT / ".git"],
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
     # Whatever this process (pytest's lazy imports, rich while rendering) or the reference's

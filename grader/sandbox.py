@@ -174,7 +174,7 @@ def _decode_handles(value):
 class ChildProcess:
     """One child process running one module; restarted on demand after it dies."""
 
-    def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(),
+    def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(), deny_read_dirs=(),
                  threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
                  device: str = "cpu", trust_files_before_ns: int | None = None):
         self.path = Path(path).resolve()
@@ -183,6 +183,8 @@ class ChildProcess:
         self.trust_files_before_ns = trust_files_before_ns
         self.require = list(require)
         self.guard_dirs = [str(d) for d in guard_dirs]
+        # Enforced by the kernel where Linux Landlock is available (grader/landlock.py).
+        self.deny_read_dirs = [str(d) for d in deny_read_dirs]
         self.blocked_modules = list(blocked_modules)
         self.threads = threads
         self.memory_limit = memory_limit
@@ -226,6 +228,7 @@ class ChildProcess:
         setup = {
             "path": str(self.path), "require": self.require, "threads": self.threads,
             "guard_dirs": self.guard_dirs, "blocked_modules": self.blocked_modules,
+            "deny_read_dirs": self.deny_read_dirs,
             # An address-space cap stops a huge allocation at once; CUDA needs a
             # huge virtual reservation, so there only the RSS watchdog applies.
             "memory_limit": (self.memory_limit + 2 * 1024**3) if (self.memory_limit and on_cpu) else None,

@@ -141,7 +141,26 @@ def test_using_the_reference_solution_fails_integrity(name):
 def test_indirect_reads_of_the_reference_fail_integrity(route):
     doc = grade_json("nt_xent", "--file", HERE / "reads_reference_indirectly.py", "--seed", "0",
                      "--only", "worked_example_from_spec", env={"READ_ROUTE": route}, timeout=120)
-    assert statuses(doc)["does_not_use_reference"] == "failed", route
+    got = statuses(doc)
+    # the audit hook reports the attempt; where Landlock is in force the kernel may refuse a
+    # step first (opening the kit's folder to get a descriptor), and the stub runs instead
+    assert got["does_not_use_reference"] == "failed" or got["worked_example_from_spec"] == "failed", route
+    assert not doc["passed"]
+
+
+def _landlock_available() -> bool:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)) >= 1  # the ABI version
+
+
+@pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock: only the audit hook guards")
+def test_the_kernel_keeps_the_reference_unreadable_when_the_hook_is_switched_off():
+    doc, _ = grade_hostile("disables_the_audit_hook.py")
+    assert statuses(doc)["module_imports"] == "failed"
+    assert "Permission denied" in message(doc, "module_imports")
     assert not doc["passed"]
 
 
@@ -245,7 +264,7 @@ def test_changing_the_kits_files_fails_integrity():
 def test_a_module_planted_on_the_graders_path_is_refused_and_set_aside(tmp_path):
     # `python -m grader` puts its working folder first on sys.path; pytest imports pdb lazily.
     proc = run_grade("nt_xent", "--json", "--file", HERE / "shadows_a_module.py", "--seed", "0",
-                     "--only", "worked_example_from_spec", cwd=tmp_path)
+                     "--only", "worked_example_from_spec", cwd=tmp_path, env={"PLANT_DIR": str(tmp_path)})
     doc = json.loads(proc.stdout)
     assert not doc["passed"] and proc.returncode == 1
     assert statuses(doc)["does_not_use_reference"] == "failed"

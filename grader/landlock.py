@@ -1,0 +1,91 @@
+"""Kernel-enforced: the learner's child cannot read the reference solutions (Linux Landlock).
+
+The audit hook in child.py is a tripwire that Python code can switch off (it lives in the
+same interpreter). Landlock is enforced by the kernel for the process and everything it
+starts, whatever path leads to a file (relative to a directory descriptor, via
+/proc/PID/root, a symlink). Landlock only grants; so the ruleset handles the read rights and
+grants them everywhere except below the denied folders: at each folder on the way from / to
+a denied one, every other entry is granted. Writing, listing the folders on that way and
+everything else stay as they were.
+
+Imported by the child runner as a top-level module: it imports nothing from the grader.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446   # the same on x86_64 and arm64
+_VERSION_FLAG = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+READ_FILE, READ_DIR, REFER = 1 << 2, 1 << 3, 1 << 13
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def deny_reads(denied: list[str], keep_readable: list[str] = ()) -> str | None:
+    """Forbid this process (and its children) to read below each folder of `denied`, except
+    the files in `keep_readable`. Returns None when in force, else why not (no Landlock)."""
+    libc = _libc()
+    abi = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION_FLAG))
+    if abi < 1:
+        return f"Landlock unavailable ({os.strerror(ctypes.get_errno())})"
+    handled = READ_FILE | READ_DIR | (REFER if abi >= 2 else 0)
+    denied = [os.path.realpath(d) for d in denied if os.path.isdir(d)]
+    keep = {os.path.realpath(f) for f in keep_readable}
+    attr = _RulesetAttr(handled)
+    ruleset = libc.syscall(_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                           ctypes.c_uint32(0))
+    if ruleset < 0:
+        return f"Landlock ruleset refused ({os.strerror(ctypes.get_errno())})"
+    try:
+        on_the_way = {os.sep}
+        for d in denied:
+            parts = d.split(os.sep)[1:]
+            on_the_way.update(os.sep + os.path.join(*parts[:i]) for i in range(1, len(parts) + 1))
+        for folder in sorted(on_the_way - set(denied)):
+            try:
+                entries = [os.path.join(folder, e) for e in os.listdir(folder)]
+            except OSError:
+                continue
+            for path in entries:
+                if path not in on_the_way and path not in denied:
+                    _grant(libc, ruleset, path, handled)
+        for path in keep:   # a rule on a file grants that file, wherever it is
+            _grant(libc, ruleset, path, handled)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return f"no_new_privs refused ({os.strerror(ctypes.get_errno())})"
+        if libc.syscall(_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            return f"Landlock restriction refused ({os.strerror(ctypes.get_errno())})"
+        return None
+    finally:
+        os.close(ruleset)
+
+
+def _grant(libc, ruleset: int, path: str, handled: int) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return   # vanished, or a dangling link
+    try:
+        is_dir = os.path.isdir(path)
+        rule = _PathBeneath(handled if is_dir else READ_FILE, fd)
+        libc.syscall(_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH),
+                     ctypes.byref(rule), ctypes.c_uint32(0))
+    finally:
+        os.close(fd)
