@@ -121,6 +121,16 @@ def _kit_fingerprint() -> dict[str, str]:
     return prints
 
 
+def _import_folders() -> list[str]:
+    """Where this Python looks for modules and start-up files (.pth, sitecustomize)."""
+    import site
+
+    folders = [p or os.getcwd() for p in sys.path]
+    with contextlib.suppress(Exception):
+        folders += site.getsitepackages() + [site.getusersitepackages()]
+    return list(dict.fromkeys(f for f in folders if os.path.isdir(f)))
+
+
 def _remove_forged_caches(changed: list[str]) -> None:
     """A changed or new .pyc in the kit is forged (nothing of the grader's writes one during a
     grading): delete it, so that it does not take effect in a later grading either."""
@@ -226,7 +236,19 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         child.load = _failed_load(exc)
     learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
 
+    planted_so_far: list[str] = []
+
+    def planted():
+        if not is_reference:
+            planted_so_far.extend(importguard.planted_files(submission_started_ns, _import_folders(),
+                                                            exclude={str(file)}))
+        return planted_so_far
+
     def reference_child():
+        found = planted()
+        if found:
+            raise RuntimeError(f"files were planted where Python loads code from while the submission ran "
+                               f"({'; '.join(found)}); the reference is not started next to them")
         changed = _changed_files(fingerprint)
         if changed:
             _remove_forged_caches(changed)
@@ -260,7 +282,8 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
                                    f"internal grader error (pytest exit {int(code)}): {sanitize(last)}"))
     changed = _changed_files(fingerprint)
     _remove_forged_caches(changed)
-    results.append(_integrity_result(child, changed, import_guard.refused if import_guard else []))
+    refused = (import_guard.refused if import_guard else []) + [f"planted {f}" for f in planted()]
+    results.append(_integrity_result(child, changed, refused))
     if only:
         results = [r for r in results if r.name in only or r.category in only
                    or r.category in ("interface", "integrity")]
@@ -296,7 +319,7 @@ def _failed_load(exc: SandboxError):
 def _integrity_result(child: ChildProcess, changed_files: list[str], refused: list[str]) -> CheckResult:
     if refused:
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
-                           f"the grader refused to import code written while the submission ran: "
+                           f"the grader refused code written while the submission ran for Python to load: "
                            f"{'; '.join(dict.fromkeys(refused))}")
     if changed_files:
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,

@@ -100,3 +100,42 @@ def install(since_ns: int) -> FreshFileGuard:
     guard = FreshFileGuard(since_ns)
     sys.meta_path.insert(0, guard)
     return guard
+
+
+STARTUP_FILES = ("sitecustomize.py", "usercustomize.py")
+
+
+def planted_files(since_ns: int, folders: list[str], exclude=()) -> list[str]:
+    """Files written at or after since_ns that a later Python start or import would run:
+    .pth and *customize.py files and new modules at the top of the import folders (they run
+    before any guard is installed), and the source or bytecode of every module this process
+    has loaded (it loads the same ones at start next time). Start-up files are set aside and a
+    forged .pyc deleted; a genuine .pyc (a concurrent grading) is left alone."""
+    found = []
+    seen = set()
+    for folder in folders:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(folder, name)
+            if not name.endswith((".pth", ".py")) or path in seen or os.path.realpath(path) in exclude:
+                continue
+            seen.add(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if max(st.st_ctime_ns, st.st_mtime_ns) >= since_ns:
+                # start-up hooks are moved away; a module is only named (it may be someone's work)
+                startup = name.endswith(".pth") or name in STARTUP_FILES
+                found.append(f"{path}{_set_aside(path) if startup else ''}")
+    guard = FreshFileGuard(since_ns)
+    for module in list(sys.modules.values()):
+        source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
+        if guard._fresh(cached) and not genuine_cache(cached, source):
+            found.append(f"{cached}{_set_aside(cached)}")
+        if guard._fresh(source) and isinstance(source, str) and source.endswith(".py"):
+            found.append(f"{source} (a module the grader had loaded; restore it)")
+    return found

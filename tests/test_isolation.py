@@ -268,7 +268,7 @@ def test_a_module_planted_on_the_graders_path_is_refused_and_set_aside(tmp_path)
     doc = json.loads(proc.stdout)
     assert not doc["passed"] and proc.returncode == 1
     assert statuses(doc)["does_not_use_reference"] == "failed"
-    assert "refused to import code written while the submission ran: pdb" in message(doc, "does_not_use_reference")
+    assert "refused code written while the submission ran for Python to load: pdb" in message(doc, "does_not_use_reference")
     assert not (tmp_path / "SHADOW_RAN").exists()
     assert not (tmp_path / "pdb.py").exists() and (tmp_path / "pdb.py.refused-by-grader").exists()
 
@@ -293,3 +293,28 @@ def test_a_forged_bytecode_cache_in_the_kit_fails_integrity_and_is_deleted():
     finally:
         pyc.unlink(missing_ok=True)
         marker.unlink(missing_ok=True)
+
+
+def test_a_startup_file_planted_in_site_packages_is_set_aside(tmp_path):
+    import site
+
+    env = {"PYTHONUSERBASE": str(tmp_path)}
+    doc = grade_json("nt_xent", "--file", HERE / "plants_a_startup_file.py", "--seed", "0",
+                     "--only", "worked_example_from_spec,speed_vs_reference", env=env)
+    assert statuses(doc)["does_not_use_reference"] == "failed"
+    assert "planted" in message(doc, "does_not_use_reference")
+    assert statuses(doc)["speed_vs_reference"] != "passed"   # the reference's child was not started
+    folder = Path(subprocess_user_site(env))
+    assert not (folder / "zz_planted.pth").exists() and (folder / "zz_planted.pth.refused-by-grader").exists()
+    later = grade_json("nt_xent", "--seed", "0", "--only", "worked_example_from_spec", env=env)
+    assert not later["passed"]
+    assert not (folder / "STARTUP_HOOK_RAN").exists()
+
+
+def subprocess_user_site(env) -> str:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "import site; print(site.getusersitepackages())"],
+                          env=dict(os.environ, **env), capture_output=True, text=True).stdout.strip()
