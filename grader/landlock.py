@@ -61,8 +61,10 @@ def deny_reads(denied: list[str], keep_readable: list[str] = ()) -> str | None:
         for folder in sorted(on_the_way - set(denied)):
             try:
                 entries = [os.path.join(folder, e) for e in os.listdir(folder)]
-            except OSError:
-                continue
+            except OSError as exc:
+                # Without its entries, everything below this folder would become unreadable
+                # (a /home that others may not list, say): better no restriction at all.
+                return f"cannot list {folder} ({exc.strerror}); Landlock not applied"
             for path in entries:
                 if path not in on_the_way and path not in denied:
                     _grant(libc, ruleset, path, handled)
