@@ -148,16 +148,22 @@ def _rss_bytes(pid: int) -> int:
         return 0
 
 
-def _wait_until_stopped(pid: int, limit_s: float = 0.2):
-    """SIGSTOP is asynchronous: wait (briefly) until the kernel reports the process stopped."""
+def _wait_until_stopped(sid: int, limit_s: float = 1.0):
+    """SIGSTOP is asynchronous: wait (briefly) until the kernel reports every process of the
+    session stopped, stopping again any that is still running (one forked meanwhile)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
-                    return
-        except (OSError, IndexError):
+        stats = _session_stats(sid)
+        if stats is None:
             return
+        running = [pid for pid, fields in stats if fields[0] not in (b"T", b"t", b"Z", b"X")]
+        if not running:
+            return
+        for pid in running:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except (ProcessLookupError, PermissionError):
+                pass
         time.sleep(0.001)
 
 
