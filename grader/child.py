@@ -50,9 +50,11 @@ def _learner_cache():
         return ""
 
 
-def _install_guard(guard_dirs, blocked_modules):
-    """Refuse (and report at once) any attempt to read the reference solutions."""
+def _install_guard(guard_dirs, blocked_modules, private_paths=()):
+    """Refuse (and report at once) any attempt to read the reference solutions, or the data
+    the checks keep from the submission (private_paths: files or folders)."""
     dirs = tuple(os.path.realpath(d).rstrip(os.sep) + os.sep for d in guard_dirs)
+    private = tuple(os.path.realpath(p).rstrip(os.sep) + os.sep for p in private_paths)
     blocked = tuple(blocked_modules)
     realpath = os.path.realpath
 
@@ -97,7 +99,17 @@ def _install_guard(guard_dirs, blocked_modules):
         return any(part in folder_names or part in names
                    for word in words for part in word.split("/") if part)
 
+    def reads_private(path):
+        if isinstance(path, bytes):
+            path = path.decode(errors="replace")
+        return bool(private) and isinstance(path, str) and (realpath(path) + os.sep).startswith(private)
+
     def hook(event, args):
+        if event in ("open", "os.listdir", "os.scandir", "os.link", "os.rename", "os.symlink",
+                     "shutil.copyfile", "shutil.copytree"):
+            if reads_private(args[0]):
+                report(f"{event} on {os.path.basename(str(args[0]))}, data the grader keeps from submissions")
+                raise PermissionError("the grader does not let submissions read this file (labelled data)")
         if event == "open":
             if reads_reference(args[0]):
                 report(f"opened {os.path.basename(str(args[0]))} from the kit's reference solutions")
@@ -337,10 +349,11 @@ def main():
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
-    if setup.get("deny_read_dirs"):
+    private = setup.get("private_paths", [])
+    if setup.get("deny_read_dirs") or private:
         # The kernel's word, which the submission cannot switch off as it could the hook below.
-        landlock.deny_reads(setup["deny_read_dirs"], [os.path.abspath(setup["path"])])
-    _install_guard(setup.get("guard_dirs", []), setup.get("blocked_modules", []))
+        landlock.deny_reads(setup.get("deny_read_dirs", []) + private, [os.path.abspath(setup["path"])])
+    _install_guard(setup.get("guard_dirs", []), setup.get("blocked_modules", []), private)
     _send(_load(setup))
     _serve()
     sys.stdout.flush()

@@ -222,8 +222,10 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     sys.dont_write_bytecode = True  # from here on a new .pyc in the kit is not ours
     fingerprint = None if is_reference else _kit_fingerprint()
     reference = _import_reference(exercise)
+    private = [] if is_reference else getattr(checks_module, "private_paths", lambda options: [])(options or {})
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else GUARDED_DIRS,
                          deny_read_dirs=[] if is_reference else GUARDED_DIRS + [KIT_ROOT / ".git"],
+                         private_paths=private,
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
     # Whatever this process (pytest's lazy imports, rich while rendering) or the reference's
@@ -328,7 +330,7 @@ def _integrity_result(child: ChildProcess, changed_files: list[str], refused: li
     if child.integrity_events:
         detail = "; ".join(dict.fromkeys(child.integrity_events))
         return CheckResult("does_not_use_reference", "integrity", Status.FAILED,
-                           f"the submission tried to use the kit's reference solution: {detail}")
+                           f"the submission tried to read what the grader keeps from it: {detail}")
     return CheckResult("does_not_use_reference", "integrity", Status.PASSED)
 
 

@@ -24,19 +24,22 @@ class TamperedModule(ImportError):
     """A module's file changed while the submission ran."""
 
 
+def written_since(path, since_ns: int) -> bool:
+    """Whether the file at the absolute path was written (or its metadata changed) at or
+    after since_ns; False for anything that is not a file path (built-in, frozen modules)."""
+    if not path or not isinstance(path, str) or not os.path.isabs(path):
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return max(st.st_ctime_ns, st.st_mtime_ns) >= since_ns
+
+
 class FreshFileGuard:
     def __init__(self, since_ns: int):
         self.since_ns = since_ns
         self.refused: list[str] = []
-
-    def _fresh(self, path) -> bool:
-        if not path or not isinstance(path, str) or not os.path.isabs(path):
-            return False  # built-in, frozen, namespace packages
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return max(st.st_ctime_ns, st.st_mtime_ns) >= self.since_ns
 
     def find_spec(self, fullname, path=None, target=None):
         spec = None
@@ -50,7 +53,9 @@ class FreshFileGuard:
         if spec is None:
             return None
         for file in (spec.origin, spec.cached):
-            if self._fresh(file) and not (file == spec.cached and genuine_cache(file, spec.origin)):
+            if not written_since(file, self.since_ns):
+                continue
+            if not (file == spec.cached and genuine_cache(file, spec.origin)):
                 detail = f"{fullname} from {file}{_set_aside(file)}"
                 self.refused.append(detail)
                 raise TamperedModule(f"refused to import {detail}: the file was written while the "
@@ -131,11 +136,10 @@ def planted_files(since_ns: int, folders: list[str], exclude=()) -> list[str]:
                 # start-up hooks are moved away; a module is only named (it may be someone's work)
                 startup = name.endswith(".pth") or name in STARTUP_FILES
                 found.append(f"{path}{_set_aside(path) if startup else ''}")
-    guard = FreshFileGuard(since_ns)
     for module in list(sys.modules.values()):
         source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
-        if guard._fresh(cached) and not genuine_cache(cached, source):
+        if written_since(cached, since_ns) and not genuine_cache(cached, source):
             found.append(f"{cached}{_set_aside(cached)}")
-        if guard._fresh(source) and isinstance(source, str) and source.endswith(".py"):
+        if written_since(source, since_ns) and isinstance(source, str) and source.endswith(".py"):
             found.append(f"{source} (a module the grader had loaded; restore it)")
     return found

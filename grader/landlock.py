@@ -38,15 +38,20 @@ def _libc():
     return libc
 
 
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 or less where it has none."""
+    return _libc().syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION_FLAG))
+
+
 def deny_reads(denied: list[str], keep_readable: list[str] = ()) -> str | None:
-    """Forbid this process (and its children) to read below each folder of `denied`, except
-    the files in `keep_readable`. Returns None when in force, else why not (no Landlock)."""
+    """Forbid this process (and its children) to read each file of `denied` and below each
+    folder of it, except the files in `keep_readable`. Returns None when in force, else why not (no Landlock)."""
     libc = _libc()
-    abi = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION_FLAG))
+    abi = landlock_abi()
     if abi < 1:
         return f"Landlock unavailable ({os.strerror(ctypes.get_errno())})"
     handled = READ_FILE | READ_DIR | (REFER if abi >= 2 else 0)
-    denied = [os.path.realpath(d) for d in denied if os.path.isdir(d)]
+    denied = [os.path.realpath(d) for d in denied if os.path.exists(d)]
     keep = {os.path.realpath(f) for f in keep_readable}
     attr = _RulesetAttr(handled)
     ruleset = libc.syscall(_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),

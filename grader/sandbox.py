@@ -181,7 +181,7 @@ class ChildProcess:
     """One child process running one module; restarted on demand after it dies."""
 
     def __init__(self, path: Path, *, require=(), guard_dirs=(), blocked_modules=(), deny_read_dirs=(),
-                 threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+                 private_paths=(), threads: int | None = 1, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
                  device: str = "cpu", trust_files_before_ns: int | None = None):
         self.path = Path(path).resolve()
         # The child refuses to import a module whose file changed at or after this time
@@ -191,6 +191,8 @@ class ChildProcess:
         self.guard_dirs = [str(d) for d in guard_dirs]
         # Enforced by the kernel where Linux Landlock is available (grader/landlock.py).
         self.deny_read_dirs = [str(d) for d in deny_read_dirs]
+        # Data the checks keep from the submission (MNIST's labels): denied by Landlock and the hook.
+        self.private_paths = [str(p) for p in private_paths]
         self.blocked_modules = list(blocked_modules)
         self.threads = threads
         self.memory_limit = memory_limit
@@ -234,7 +236,7 @@ class ChildProcess:
         setup = {
             "path": str(self.path), "require": self.require, "threads": self.threads,
             "guard_dirs": self.guard_dirs, "blocked_modules": self.blocked_modules,
-            "deny_read_dirs": self.deny_read_dirs,
+            "deny_read_dirs": self.deny_read_dirs, "private_paths": self.private_paths,
             # An address-space cap stops a huge allocation at once; CUDA needs a
             # huge virtual reservation, so there only the RSS watchdog applies.
             "memory_limit": (self.memory_limit + 2 * 1024**3) if (self.memory_limit and on_cpu) else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,9 @@ import torch
 
 from conftest import grade_json, run_grade, statuses
 from grader import mnist
-from grader.checks.contrastive_mnist import sparkline
+from grader.checks.contrastive_mnist import feature_allowance_s, sparkline
+
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "contrastive_mnist.py"
 
 
 def idx(array: np.ndarray) -> bytes:
@@ -187,12 +190,42 @@ def test_sparkline():
     assert sparkline([float("nan")]) == ""
 
 
+def test_labelled_files_names_what_would_give_the_labels_away(tmp_path):
+    given = tmp_path / "given"
+    given.mkdir()
+    for name in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte.gz"):
+        (given / name).write_bytes(b"x")
+    package = tmp_path / "site-packages" / "somepkg"
+    (package / "data").mkdir(parents=True)
+    (package / "data" / "mnist_5k.csv.gz").write_bytes(b"x")
+    (package / "data" / "iris.csv").write_bytes(b"x")
+    (package / "MNIST" / "raw").mkdir(parents=True)
+    (package / "MNIST" / "raw" / "train-labels-idx1-ubyte").write_bytes(b"x")
+    found = set(mnist.labelled_files(given, [tmp_path / "site-packages"]))
+    assert {given / "train-labels-idx1-ubyte.gz", given / "t10k-labels-idx1-ubyte"} <= found
+    assert {package / "data" / "mnist_5k.csv.gz", package / "MNIST", mnist.DATA_DIR} <= found
+    assert given / "train-images-idx3-ubyte.gz" not in found   # unlabelled images are no secret
+    assert package / "data" / "iris.csv" not in found
+    assert package / "MNIST" / "raw" / "train-labels-idx1-ubyte" not in found   # its folder is denied whole
+
+
+def test_feature_allowance_follows_the_fresh_encoder_within_a_cap():
+    assert feature_allowance_s(2.0, 60) == pytest.approx(9.0)     # 2 x 2 s + 5 s
+    assert feature_allowance_s(40.0, 60) == pytest.approx(25.0)   # capped at 10 s + 60 s / 4
+    assert feature_allowance_s(None, 60) == pytest.approx(25.0)
+
+
 # -- the grade command ---------------------------------------------------------------------
-def test_budget_option_reaches_the_training(empty_cache):
-    doc = grade_json("contrastive_mnist", "--reference", "--device", "cpu", "--budget", "4",
+def test_budget_option_reaches_the_training(empty_cache, tmp_path):
+    # A copy of the reference is graded as a learner's file: in the restricted child, with the
+    # labelled digits out of its reach, a correct submission still trains.
+    copy = tmp_path / "my_contrastive_mnist.py"
+    copy.write_text(SOLUTION.read_text())
+    doc = grade_json("contrastive_mnist", "--file", copy, "--device", "cpu", "--budget", "4",
                      "--only", "trains_within_budget", env=empty_cache)
     got = {c["name"]: c for c in doc["checks"]}
     assert got["trains_within_budget"]["status"] == "passed", got["trains_within_budget"]
+    assert got["does_not_use_reference"]["status"] == "passed", got["does_not_use_reference"]
     assert "of the 4 s budget" in got["trains_within_budget"]["message"]
     assert "4,000 unlabelled digits (subset)" in got["trains_within_budget"]["message"]
 

@@ -149,11 +149,9 @@ def test_indirect_reads_of_the_reference_fail_integrity(route):
 
 
 def _landlock_available() -> bool:
-    import ctypes
+    from grader.landlock import landlock_abi
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)) >= 1  # the ABI version
+    return landlock_abi() >= 1
 
 
 @pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock: only the audit hook guards")
@@ -161,6 +159,38 @@ def test_the_kernel_keeps_the_reference_unreadable_when_the_hook_is_switched_off
     doc, _ = grade_hostile("disables_the_audit_hook.py")
     assert statuses(doc)["module_imports"] == "failed"
     assert "Permission denied" in message(doc, "module_imports")
+    assert not doc["passed"]
+
+
+# -- contrastive_mnist: labels and time the grader keeps from the submission ------------------
+def grade_mnist_hostile(name, only, tmp_path):
+    env = {"CONTRASTIVE_KIT_CACHE": str(tmp_path / "cache"), "CONTRASTIVE_KIT_MNIST": ""}
+    return grade_json("contrastive_mnist", "--file", HERE / name, "--seed", "0", "--budget", "3",
+                      "--device", "cpu", "--only", only, env=env, timeout=300)
+
+
+def test_reading_the_kits_labelled_digits_fails_integrity(tmp_path):
+    doc = grade_mnist_hostile("reads_mnist_labels.py", "trains_within_budget", tmp_path)
+    assert statuses(doc)["does_not_use_reference"] == "failed"
+    assert "mnist5k-images-idx3-ubyte.xz" in message(doc, "does_not_use_reference")
+    assert statuses(doc)["trains_within_budget"] != "passed"
+    assert not doc["passed"]
+
+
+@pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock: only the audit hook guards")
+def test_the_kernel_keeps_the_labels_unreadable_when_the_hook_is_switched_off(tmp_path):
+    doc = grade_mnist_hostile("reads_mnist_labels_without_the_hook.py", "trains_within_budget", tmp_path)
+    assert statuses(doc)["module_imports"] == "failed"
+    assert "Permission denied" in message(doc, "module_imports")
+    assert not doc["passed"]
+
+
+def test_training_left_running_after_train_encoder_returns_fails(tmp_path):
+    doc = grade_mnist_hostile("trains_after_returning.py", "trains_within_budget,features_not_collapsed",
+                              tmp_path)
+    assert statuses(doc)["trains_within_budget"] == "failed"
+    assert "training must be over when train_encoder returns" in message(doc, "trains_within_budget")
+    assert statuses(doc)["features_not_collapsed"] != "passed"
     assert not doc["passed"]
 
 

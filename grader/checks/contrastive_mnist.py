@@ -35,6 +35,7 @@ REQUIRED = ["augment", "Encoder", "train_encoder"]
 # wall-clock time, and the bar was calibrated that way (spec: "Machine and threads").
 THREADS = None
 OPTIONS = ("budget", "data_dir")  # grade options this exercise takes (--budget, --data-dir)
+
 CALL_TIMEOUT = 30.0
 
 DEFAULT_BUDGET_S = {"cpu": 60.0, "cuda": 30.0}
@@ -53,6 +54,12 @@ COLLAPSE_SPREAD = 1e-3  # 1 - |mean unit feature|^2 below this: (almost) every i
 UNIT_BUDGET_S = 2.0
 UNIT_DIGITS = 256
 CHUNK = 500
+
+
+def private_paths(options: dict) -> list:
+    """Files and folders the learner's child may not read: labelled digits (labels never reach
+    learner code; a submission that read them could return its labels as features)."""
+    return mnist.labelled_files(options.get("data_dir"), mnist.package_folders())
 
 
 def grace_s(budget: float) -> float:
@@ -436,13 +443,44 @@ def _train(learner, device, context, seed):
     return _stage(context, "train", "training", run)
 
 
+class WorkedAfterReturning(AssertionError):
+    """Computing the trained features took far longer than a fresh Encoder()'s: training went on."""
+
+
+def feature_allowance_s(fresh_s: float | None, budget: float) -> float:
+    """How long computing the trained encoder's features may take: twice a fresh Encoder()'s
+    time (the same network, measured before training) plus 5 s, and never more than
+    10 s + a quarter of the budget (a fresh Encoder() made slow on purpose buys no more)."""
+    cap = 10.0 + 0.25 * budget
+    return cap if fresh_s is None else min(2.0 * fresh_s + 5.0, cap)
+
+
+def _timed_features(learner, handle, split, what):
+    started = time.perf_counter()
+    memory = _encoder_features(learner, handle, split.memory_images, what)
+    test = _encoder_features(learner, handle, split.test_images, what)
+    return memory, test, time.perf_counter() - started
+
+
 def _trained_features(learner, device, context, seed):
     def run():
+        _require_units(learner, device, context)
+        try:   # timed before training, while nothing of the submission's can be running
+            fresh_s = _untrained_features(learner, device, context, seed)[2]
+        except Exception:
+            fresh_s = None
         trained = _train(learner, device, context, seed)
-        split = trained["split"]
-        what = "features of the trained encoder"
-        memory = _encoder_features(learner, trained["handle"], split.memory_images, what)
-        test = _encoder_features(learner, trained["handle"], split.test_images, what)
+        memory, test, seconds = _timed_features(learner, trained["handle"], trained["split"],
+                                                "features of the trained encoder")
+        allowed = feature_allowance_s(fresh_s, trained["budget"])
+        if seconds > allowed:
+            fresh = ("no fresh Encoder() to compare" if fresh_s is None
+                     else f"a fresh Encoder()'s took {fresh_s:.1f} s")
+            raise WorkedAfterReturning(
+                f"computing the trained encoder's features took {seconds:.1f} s ({fresh}; allowed "
+                f"{allowed:.1f} s): training must be over when train_encoder returns. Work still "
+                "running after it (a thread, a process, training inside forward) is time beyond "
+                "the budget.")
         return memory, test
 
     return _stage(context, "features", "computing the trained encoder's features", run)
@@ -453,11 +491,9 @@ def _untrained_features(learner, device, context, seed):
         split = _split(context)
         _seed_child(learner, seed)
         fresh = _fresh_encoder(learner, device)
-        what = "features of a fresh Encoder()"
-        memory = _encoder_features(learner, fresh, split.memory_images, what)
-        test = _encoder_features(learner, fresh, split.test_images, what)
+        memory, test, seconds = _timed_features(learner, fresh, split, "features of a fresh Encoder()")
         learner.release(fresh)
-        return memory, test
+        return memory, test, seconds
 
     return _stage(context, "untrained", "computing a fresh Encoder()'s features", run)
 
@@ -485,7 +521,10 @@ def _metrics(learner, device, context, seed):
 
 def _untrained_metrics(learner, device, context, seed):
     def run():
-        memory, test = _untrained_features(learner, device, context, seed)
+        failure = _state(context).stages.get("untrained", (None, None))[1]
+        if failure is not None and not isinstance(failure, NotRun):
+            raise failure   # first met (and passed over) before training: its own message here
+        memory, test, _ = _untrained_features(learner, device, context, seed)
         return _scores(memory, test, _split(context))
 
     return _stage(context, "untrained_metrics", "evaluating a fresh Encoder()", run)
@@ -544,6 +583,16 @@ def _add_extras(context, split, scores):
 @check("training")
 def check_trains_within_budget(learner, device, context, seed, record_property):
     trained = _train(learner, device, context, seed)
+    try:   # of the features' failures, only work left running after training is this check's
+        _trained_features(learner, device, context, seed)
+    except WorkedAfterReturning:
+        raise
+    except NotRun:
+        failure = _state(context).stages.get("features", (None, None))[1]
+        if isinstance(failure, WorkedAfterReturning):
+            raise AssertionError(str(failure)) from None
+    except Exception:
+        pass   # reported by the checks that use the features
     state = _state(context)
     split = trained["split"]
     note = (f"trained {trained['seconds']:.1f} s of the {trained['budget']:g} s budget on "
