@@ -58,7 +58,7 @@ SUBSET_FILES = {
 # form the k-NN memory and the probe's training set.
 MEMORY_PER_CLASS = 400
 SUBSET_HELD_OUT_EVERY = 5  # subset: within each class, every 5th digit (ranks 4, 9, 14, ...) is held out
-ORDER_SEED = 20_200_213  # the fixed shuffle of the training images sent to the learner
+ORDER_SEED = 20_200_213  # the fixed shuffle that sets the memory order (the learner sees another, secret one)
 
 
 class MnistDataError(Exception):
@@ -199,7 +199,7 @@ class Split:
 
     source: str  # "subset" or "mnist"
     description: str
-    train_images: torch.Tensor  # sent to train_encoder, in a fixed shuffled order, without labels
+    train_images: torch.Tensor  # in a fixed shuffled order; sent to train_encoder reshuffled, without labels
     memory_index: torch.Tensor  # rows of train_images that form the labelled k-NN memory / probe set
     memory_labels: torch.Tensor
     test_images: torch.Tensor  # never sent to train_encoder

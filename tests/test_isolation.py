@@ -191,6 +191,14 @@ def test_the_kernel_keeps_the_labels_unreadable_when_the_hook_is_switched_off(tm
     assert not doc["passed"]
 
 
+def test_labels_from_the_positions_of_the_images_are_worthless(tmp_path):
+    doc = grade_mnist_hostile("labels_from_positions.py", "linear_probe_accuracy,beats_untrained_encoder",
+                              tmp_path)
+    assert statuses(doc)["linear_probe_accuracy"] == "failed"
+    assert statuses(doc)["beats_untrained_encoder"] == "failed"
+    assert not doc["passed"]
+
+
 def test_training_left_running_after_train_encoder_returns_fails(tmp_path):
     doc = grade_mnist_hostile("trains_after_returning.py", "trains_within_budget,features_not_collapsed",
                               tmp_path)

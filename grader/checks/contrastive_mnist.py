@@ -16,6 +16,7 @@ pointer to it.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -424,7 +425,8 @@ def _train(learner, device, context, seed):
             live = Live(display, console=console, refresh_per_second=4, transient=True)
             live.start()
         try:
-            result = learner.call("train_encoder", split.train_images, budget, device, device="cpu",
+            result = learner.call("train_encoder", split.train_images[_secret_order(len(split.train_images))],
+                                  budget, device, device="cpu",
                                   timeout=budget + grace, on_event=display.on_event,
                                   event_global="report_progress", allow_slow=True)
         except ChildTimeout:
@@ -457,9 +459,25 @@ def feature_allowance_s(fresh_s: float | None, budget: float) -> float:
 
 def _timed_features(learner, handle, split, what):
     started = time.perf_counter()
-    memory = _encoder_features(learner, handle, split.memory_images, what)
-    test = _encoder_features(learner, handle, split.test_images, what)
+    memory = _features_in_secret_order(learner, handle, split.memory_images, what)
+    test = _features_in_secret_order(learner, handle, split.test_images, what)
     return memory, test, time.perf_counter() - started
+
+
+def _secret_order(n: int) -> torch.Tensor:
+    """A permutation the submission cannot predict (not from --seed, which its child knows):
+    the split's own order is public (a fixed shuffle of class-sorted files), and the held-out
+    digits of the subset are sorted by class, so any position sent as is would tell labels."""
+    generator = torch.Generator().manual_seed(secrets.randbits(63))
+    return torch.randperm(n, generator=generator)
+
+
+def _features_in_secret_order(learner, handle, images, what) -> torch.Tensor:
+    order = _secret_order(len(images))
+    features = _encoder_features(learner, handle, images[order], what)
+    restored = torch.empty_like(features)
+    restored[order] = features
+    return restored
 
 
 def _trained_features(learner, device, context, seed):
