@@ -1,6 +1,10 @@
 """gradcheck with the verdict in the parent: the learner's analytic input gradients
 against central finite differences of the learner's own function, both computed
-in the child, compared here (float64, small inputs)."""
+in the child, compared here (float64, small inputs).
+
+The analytic gradients are of UPSTREAM * loss (backpropagated from grad_output =
+UPSTREAM, not 1): a custom backward that ignores its incoming gradient is right
+only at 1, and a loss inside a larger model never gets 1."""
 
 from __future__ import annotations
 
@@ -9,9 +13,13 @@ import torch
 from grader.compare import as_tensor
 
 
+UPSTREAM = -1.75
+
+
 def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol=1e-5,
                             rtol=1e-3, **kwargs):
-    analytic = learner.call(target, *args, grad=list(wrt), **kwargs).grads
+    upstream = torch.tensor(UPSTREAM, dtype=args[wrt[0]].dtype)
+    analytic = learner.call(target, *args, grad=list(wrt), grad_output=upstream, **kwargs).grads
     if isinstance(analytic, str):
         raise AssertionError(f"no gradients: {analytic}")
     perturbed = []
@@ -32,8 +40,13 @@ def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol
         if got is None:
             raise AssertionError(f"gradient w.r.t. {name}: none, but finite differences give "
                                  f"max |grad| {numeric.abs().max().item():.3g}")
-        got = got.double()
+        got = got.double() / UPSTREAM
         if not torch.allclose(got, numeric, atol=atol, rtol=rtol):
+            if torch.allclose(got * UPSTREAM, numeric, atol=atol, rtol=rtol) and numeric.abs().max() > atol:
+                raise AssertionError(
+                    f"gradient w.r.t. {name} ignores the incoming gradient: backpropagating "
+                    f"grad_output = {UPSTREAM:g} (the loss scaled by {UPSTREAM:g}) gave the gradient "
+                    "of the unscaled loss. A custom backward must multiply by its grad_output.")
             diff = (got - numeric).abs()
             raise AssertionError(f"gradient w.r.t. {name} disagrees with finite differences of your "
                                  f"own function: max abs diff {diff.max().item():.3g}, "
