@@ -262,7 +262,7 @@ def _call(request):
     _add_generator(request, kwargs, device)
     grad_args = request.get("grad_args") or []
     for i in grad_args:
-        args[i] = args[i].detach().requires_grad_(True)
+        args[i] = torch._C.TensorBase.requires_grad_(torch._C.TensorBase.detach(args[i]), True)
     fn = _resolve(request["target"])
     event_global = request.get("event_global")
     if event_global:
@@ -284,12 +284,14 @@ def _call(request):
                     grad_output = torch.ones_like(output)
                 got = torch.autograd.grad(output, [args[i] for i in grad_args], grad_output,
                                           allow_unused=True)
-                grads = [g.detach() if g is not None else None for g in got]
+                grads = list(got)   # the wire detaches, by torch's C methods
     _sync(device)
     seconds = time.perf_counter() - started
     reply = {"ok": True, "output": _plain(output), "grads": grads, "seconds": seconds}
     if request.get("return_inputs"):
-        reply["inputs_after"] = [a.detach() if isinstance(a, torch.Tensor) else None for a in args]
+        # the very objects the submission got: the wire reads them by torch's C methods, so a
+        # patched Tensor.detach (returning a copy saved before an in-place change) shows nothing
+        reply["inputs_after"] = [a if isinstance(a, torch.Tensor) else None for a in args]
     return reply
 
 

@@ -34,6 +34,29 @@ def _torch():
     return torch
 
 
+def _tensor_bytes(torch, v) -> tuple[dict, bytes]:
+    """A tensor's metadata and raw bytes, read through torch's C base class with torch-function
+    overrides off: a submission may replace torch.Tensor's Python-level methods or properties
+    (detach, to, numpy, shape...) in its process, or return a subclass, to forge what is sent
+    (an input modified in place shown unmodified); the C type's own cannot be replaced."""
+    base = torch._C.TensorBase
+
+    def attr(name, t):
+        return base.__dict__[name].__get__(t, base)
+
+    with torch._C.DisableTorchFunction():
+        t = base.detach(v)
+        meta = {"dtype": str(attr("dtype", t)).replace("torch.", ""), "shape": list(attr("shape", t)),
+                "device": attr("device", t).type, "requires_grad": bool(attr("requires_grad", v))}
+        flat = base.reshape(base.contiguous(base.to(t, "cpu")), (-1,))
+        if base.numel(flat) and base.stride(flat, 0) != 1:  # a size-1 view is "contiguous" with any stride
+            flat = base.clone(flat, memory_format=torch.contiguous_format)
+        if attr("dtype", flat) == torch.bool:
+            flat = base.to(flat, torch.uint8)
+        blob = base.numpy(base.view(flat, torch.uint8)).tobytes() if base.numel(flat) else b""
+    return meta, blob
+
+
 def encode(value) -> tuple[dict, list[bytes]]:
     """Turn a plain value tree into a JSON-able tree plus a list of blobs."""
     blobs: list[bytes] = []
@@ -49,20 +72,9 @@ def encode(value) -> tuple[dict, list[bytes]]:
                 return {"__float__": repr(v)}
             return v
         if isinstance(v, torch.Tensor):
-            t = v.detach()
-            meta = {
-                "__tensor__": len(blobs),
-                "dtype": str(t.dtype).replace("torch.", ""),
-                "shape": list(t.shape),
-                "device": t.device.type,
-                "requires_grad": bool(v.requires_grad),
-            }
-            flat = t.to("cpu").contiguous().reshape(-1)
-            if flat.numel() and flat.stride(0) != 1:  # a size-1 view is "contiguous" with any stride
-                flat = flat.clone(memory_format=torch.contiguous_format)
-            if flat.dtype == torch.bool:
-                flat = flat.to(torch.uint8)
-            blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+            meta, blob = _tensor_bytes(torch, v)
+            meta["__tensor__"] = len(blobs)
+            blobs.append(blob)
             return meta
         if isinstance(v, (list, tuple)):
             return [walk(x) for x in v]

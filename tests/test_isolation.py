@@ -78,6 +78,12 @@ def test_junk_on_the_reply_channel_is_a_crash_not_a_grader_traceback(name):
     assert not doc["passed"] and wall < 60
 
 
+def test_an_in_place_change_hidden_by_patching_tensor_detach_is_still_seen():
+    doc, _ = grade_hostile("hides_inplace_change_by_patching_detach.py", "inputs_not_modified")
+    assert statuses(doc)["inputs_not_modified"] == "failed"
+    assert "modified in place" in message(doc, "inputs_not_modified")
+
+
 def test_an_empty_gradient_list_from_a_patched_child_is_not_a_pass():
     doc, _ = grade_hostile("empty_gradient_list.py", "worked_example_from_spec,gradients_match_reference")
     got = statuses(doc)
