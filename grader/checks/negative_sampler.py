@@ -18,6 +18,8 @@ so a given submission always gets the same verdict.
 
 from __future__ import annotations
 
+import functools
+
 import math
 import re
 
@@ -730,30 +732,42 @@ def check_sample_negatives_speed(learner, reference_child, device, seed, record_
 
 
 class _WithSimilarity:
-    """A learner view whose hard_negatives calls take similarity from a tensor kept in its child."""
+    """A learner view whose hard_negatives calls take a (B, M) similarity kept in its child.
 
-    def __init__(self, learner, similarity):
-        self.learner = learner
-        self.handle = learner.put(similarity)
+    Each repetition's similarity is new (drawn from the seed in its arguments) and crosses
+    to the child just before the timed call, outside it: with one similarity for all
+    repetitions, a submission could sort its rows once, in the untimed warm-up, and serve
+    every timed call from that cache."""
+
+    def __init__(self, learner, shape):
+        self.learner, self.shape = learner, shape
 
     def __getattr__(self, name):   # everything but call (paused, release, ...) is the learner's own
-        if name == "learner":
+        if name in ("learner", "shape"):
             raise AttributeError(name)
         return getattr(self.learner, name)
 
-    def call(self, target, anchor_labels, candidate_labels, num_negatives, **kwargs):
-        return self.learner.call(target, anchor_labels=anchor_labels, candidate_labels=candidate_labels,
-                                 num_negatives=num_negatives, handle_kwargs={"similarity": self.handle},
-                                 **kwargs)
+    def call(self, target, similarity_seed, anchor_labels, candidate_labels, num_negatives, **kwargs):
+        handle = self.learner.put(_speed_similarity(similarity_seed, self.shape), timeout=60)
+        try:
+            return self.learner.call(target, anchor_labels=anchor_labels, candidate_labels=candidate_labels,
+                                     num_negatives=num_negatives, handle_kwargs={"similarity": handle},
+                                     **kwargs)
+        finally:
+            self.learner.release(handle)
+
+
+@functools.lru_cache(maxsize=2)   # both sides of one repetition get the same tensor
+def _speed_similarity(seed: int, shape: tuple) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _time_hard_negatives(learner, reference_child, device, seed, b, m, k):
-    # the (B, M) similarity crosses to each child once, before timing; fresh labels every repetition
-    sim = torch.randn(b, m, generator=torch.Generator().manual_seed(seed))
-    mine, theirs = _WithSimilarity(learner.on(device), sim), _WithSimilarity(reference_child.on(device), sim)
+    # fresh labels and a fresh similarity every repetition; the similarity is sent before each timed call
+    mine, theirs = _WithSimilarity(learner.on(device), (b, m)), _WithSimilarity(reference_child.on(device), (b, m))
 
     def make_args(rep):
-        return [speed_labels(seed, rep, b), speed_labels(seed + 1, rep, m), k]
+        return [seed * 1000 + rep, speed_labels(seed, rep, b), speed_labels(seed + 1, rep, m), k]
 
     def verify(got, want):
         t = long_output(got.output, (b, k), device, "hard_negatives")
