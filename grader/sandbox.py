@@ -347,7 +347,10 @@ class ChildProcess:
                 if reply["event"] == "integrity":
                     self.integrity_events.append(str(reply.get("detail", "")))
                 elif on_event is not None:
-                    on_event(reply)
+                    try:
+                        on_event(reply)
+                    except Exception:   # a display of the submission's events; the reply still comes
+                        pass
                 continue
             if not isinstance(reply, dict):
                 raise self._death("after sending garbage")

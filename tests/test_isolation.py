@@ -205,6 +205,12 @@ def test_labels_from_the_positions_of_the_images_are_worthless(tmp_path):
     assert not doc["passed"]
 
 
+def test_progress_the_grader_cannot_show_is_ignored(tmp_path):
+    doc = grade_mnist_hostile("reports_odd_progress.py", "trains_within_budget", tmp_path)
+    assert statuses(doc)["trains_within_budget"] == "passed", message(doc, "trains_within_budget")
+    assert "1 step, loss 0.500 -> 0.500" in message(doc, "trains_within_budget")
+
+
 def test_training_left_running_after_train_encoder_returns_fails(tmp_path):
     doc = grade_mnist_hostile("trains_after_returning.py", "trains_within_budget,features_not_collapsed",
                               tmp_path)

@@ -16,6 +16,7 @@ pointer to it.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -368,6 +369,16 @@ def _require_units(learner, device, context):
 
 
 # -- training ----------------------------------------------------------------------------
+def _finite_number(value) -> bool:
+    """A number the submission reported that can be shown (int(inf) and float(10**400) raise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 class _LiveTraining:
     """A one-line progress display (time left, steps, loss) fed by the child's report_progress events."""
 
@@ -381,9 +392,9 @@ class _LiveTraining:
         if not isinstance(fields, dict):
             return
         step, loss = fields.get("step"), fields.get("loss")
-        if isinstance(step, (int, float)) and not isinstance(step, bool):
+        if _finite_number(step):
             self.state.steps = int(step)
-        if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+        if _finite_number(loss):
             self.loss = float(loss)
             losses = self.state.losses
             losses.append((self.state.steps, self.loss))
@@ -553,9 +564,11 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(values, width: int = 60) -> str:
-    values = [v for v in values if v == v and abs(v) != float("inf")]
+    values = [float(v) for v in values if math.isfinite(v)]
     if not values:
         return ""
+    scale = max(abs(v) for v in values) or 1.0   # so that high - low cannot overflow
+    values = [v / scale for v in values]
     if len(values) > width:  # average into width bins
         bins = []
         for i in range(width):
