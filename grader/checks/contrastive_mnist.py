@@ -567,8 +567,8 @@ def sparkline(values, width: int = 60) -> str:
     values = [float(v) for v in values if math.isfinite(v)]
     if not values:
         return ""
-    scale = max(abs(v) for v in values) or 1.0   # so that high - low cannot overflow
-    values = [v / scale for v in values]
+    if not math.isfinite(max(values) - min(values)):   # e.g. -1e308 and 1e308: scale down first
+        values = [v / 4 for v in values]
     if len(values) > width:  # average into width bins
         bins = []
         for i in range(width):
