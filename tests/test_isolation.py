@@ -220,6 +220,27 @@ def test_training_left_running_after_train_encoder_returns_fails(tmp_path):
     assert not doc["passed"]
 
 
+@pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock")
+def test_the_submission_cannot_write_to_the_graders_terminal():
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        doc = grade_json("nt_xent", "--file", HERE / "writes_to_the_terminal.py", "--seed", "0",
+                         "--only", QUICK, env={"CONTRASTIVE_KIT_TEST_TTY": os.ttyname(slave)}, timeout=120)
+        assert statuses(doc)["worked_example_from_spec"] == "passed"
+        os.set_blocking(master, False)
+        try:
+            written = os.read(master, 4096)
+        except BlockingIOError:
+            written = b""
+        assert written == b"", f"the submission wrote to the terminal: {written!r}"
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_untouched_stub_says_not_implemented():
     doc = grade_json("nt_xent", "--seed", "0", "--only", QUICK)
     assert statuses(doc)["matches_reference"] == "failed"
