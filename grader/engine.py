@@ -224,7 +224,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     reference = _import_reference(exercise)
     private = [] if is_reference else getattr(checks_module, "private_paths", lambda options: [])(options or {})
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else GUARDED_DIRS,
-                         deny_read_dirs=[] if is_reference else GUARDED_DIRS + [KIT_ROOT / ".git"],
+                         deny_read_dirs=[] if is_reference else GUARDED_DIRS + _kit_private_dirs(file),
                          private_paths=private,
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
@@ -308,6 +308,19 @@ def _cuda_ok() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _kit_private_dirs(submission: Path) -> list[Path]:
+    """Besides the references: the kit's history, and the learner's progress records (a
+    submission must not forge passes or mock-interview results), unless a folder holds the
+    submission itself."""
+    from grader import progress
+
+    found = [KIT_ROOT / ".git"]
+    state = progress.state_dir()
+    if state.resolve() not in submission.resolve().parents:
+        found.append(state)
+    return found
 
 
 def _failed_load(exc: SandboxError):

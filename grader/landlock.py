@@ -83,7 +83,10 @@ def deny_reads(denied: list[str], keep_readable: list[str] = ()) -> str | None:
                 # (a /home that others may not list, say): better no restriction at all.
                 return f"cannot list {folder} ({exc.strerror}); Landlock not applied"
             for path in entries:
-                if path not in on_the_way and path not in denied:
+                # A symbolic link is not granted: a rule is set on what it points to, and a link
+                # to a folder on the way (pytest-current, next to pytest-97) would grant all of it
+                # back. Its target is granted where it really lies.
+                if path not in on_the_way and path not in denied and not os.path.islink(path):
                     _grant(libc, ruleset, path, handled)
         for path in keep:   # a rule on a file grants that file, wherever it is
             _grant(libc, ruleset, path, handled)

@@ -35,16 +35,21 @@ def _torch():
 
 
 def _tensor_bytes(torch, v) -> tuple[dict, bytes]:
-    """A tensor's metadata and raw bytes, read through torch's C base class with torch-function
-    overrides off: a submission may replace torch.Tensor's Python-level methods or properties
-    (detach, to, numpy, shape...) in its process, or return a subclass, to forge what is sent
-    (an input modified in place shown unmodified); the C type's own cannot be replaced."""
+    """A tensor's metadata and raw bytes, read through torch's C base class with every Python
+    override off: a submission may replace torch.Tensor's Python-level methods or properties
+    (detach, to, numpy, shape...) in its process, return a subclass, or enter a dispatch mode,
+    to forge what is sent (an input modified in place shown unmodified); the C type's own
+    methods cannot be replaced."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
     base = torch._C.TensorBase
 
     def attr(name, t):
         return base.__dict__[name].__get__(t, base)
 
-    with torch._C.DisableTorchFunction():
+    # torch-function overrides, subclasses' __torch_dispatch__ and dispatch modes a submission
+    # may have entered (and never left) are all off: the reads below reach torch's own kernels
+    with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch(), _disable_current_modes():
         t = base.detach(v)
         meta = {"dtype": str(attr("dtype", t)).replace("torch.", ""), "shape": list(attr("shape", t)),
                 "device": attr("device", t).type, "requires_grad": bool(attr("requires_grad", v))}

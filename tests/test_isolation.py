@@ -78,8 +78,10 @@ def test_junk_on_the_reply_channel_is_a_crash_not_a_grader_traceback(name):
     assert not doc["passed"] and wall < 60
 
 
-def test_an_in_place_change_hidden_by_patching_tensor_detach_is_still_seen():
-    doc, _ = grade_hostile("hides_inplace_change_by_patching_detach.py", "inputs_not_modified")
+@pytest.mark.parametrize("name", ["hides_inplace_change_by_patching_detach.py",
+                                  "hides_inplace_change_with_a_dispatch_mode.py"])
+def test_an_in_place_change_hidden_from_the_child_runner_is_still_seen(name):
+    doc, _ = grade_hostile(name, "inputs_not_modified")
     assert statuses(doc)["inputs_not_modified"] == "failed"
     assert "modified in place" in message(doc, "inputs_not_modified")
 
@@ -239,6 +241,39 @@ def test_the_submission_cannot_write_to_the_graders_terminal():
     finally:
         os.close(master)
         os.close(slave)
+
+
+@pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock")
+def test_the_submission_cannot_write_the_learners_progress(state_dir):
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = state_dir / "progress.json"
+    record.write_text("{}")
+    doc = grade_json("nt_xent", "--file", HERE / "forges_progress.py", "--seed", "0", "--only", QUICK,
+                     timeout=120)
+    assert statuses(doc)["worked_example_from_spec"] == "passed"
+    assert "forged" not in record.read_text()
+
+
+@pytest.mark.skipif(not _landlock_available(), reason="the kernel has no Landlock")
+def test_a_symlink_next_to_a_folder_on_the_way_does_not_grant_it_back(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "kit" / "secret").mkdir(parents=True)
+    (tmp_path / "kit" / "secret" / "answer.txt").write_text("42")
+    (tmp_path / "kit-current").symlink_to(tmp_path / "kit")   # as pytest-current is to pytest-97
+    (tmp_path / "kit" / "self").symlink_to(tmp_path / "kit")
+    probe = ("import sys; sys.path.insert(0, 'grader'); import landlock\n"
+             f"assert landlock.deny_reads([{str(tmp_path / 'kit' / 'secret')!r}]) is None\n"
+             "for path in sys.argv[1:]:\n"
+             "    try:\n        open(path).read(); print('read', path)\n"
+             "    except PermissionError:\n        print('denied', path)\n")
+    paths = [tmp_path / "kit" / "secret" / "answer.txt", tmp_path / "kit-current" / "secret" / "answer.txt",
+             tmp_path / "kit" / "self" / "secret" / "answer.txt"]
+    out = subprocess.run([sys.executable, "-c", probe, *map(str, paths)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [word for p in paths for word in ("denied", str(p))]
 
 
 def test_untouched_stub_says_not_implemented():
