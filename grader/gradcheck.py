@@ -4,22 +4,32 @@ in the child, compared here (float64, small inputs).
 
 The analytic gradients are of UPSTREAM * loss (backpropagated from grad_output =
 UPSTREAM, not 1): a custom backward that ignores its incoming gradient is right
-only at 1, and a loss inside a larger model never gets 1."""
+only at 1, and a loss inside a larger model never gets 1. The checks that compare
+gradients with the reference's use the same UPSTREAM."""
 
 from __future__ import annotations
+
+import secrets
 
 import torch
 
 from grader.compare import as_tensor
 
 
-UPSTREAM = -1.75
+# Drawn per grading (not 1, negative, not public: a backward wrong only at a known value
+# cannot be tuned to it); every gradient compared with the reference's is of UPSTREAM * loss.
+UPSTREAM = -(1.25 + secrets.randbelow(1000) / 1000)
+
+
+def upstream(dtype) -> torch.Tensor:
+    """The grad_output to send with a gradient request (a 0-dim tensor of the loss's dtype)."""
+    return torch.tensor(UPSTREAM, dtype=dtype)
 
 
 def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol=1e-5,
                             rtol=1e-3, **kwargs):
-    upstream = torch.tensor(UPSTREAM, dtype=args[wrt[0]].dtype)
-    analytic = learner.call(target, *args, grad=list(wrt), grad_output=upstream, **kwargs).grads
+    analytic = learner.call(target, *args, grad=list(wrt), grad_output=upstream(args[wrt[0]].dtype),
+                            **kwargs).grads
     if isinstance(analytic, str):
         raise AssertionError(f"no gradients: {analytic}")
     perturbed = []
@@ -45,7 +55,7 @@ def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol
             if torch.allclose(got * UPSTREAM, numeric, atol=atol, rtol=rtol) and numeric.abs().max() > atol:
                 raise AssertionError(
                     f"gradient w.r.t. {name} ignores the incoming gradient: backpropagating "
-                    f"grad_output = {UPSTREAM:g} (the loss scaled by {UPSTREAM:g}) gave the gradient "
+                    f"grad_output = {UPSTREAM:.3f} (the loss scaled by {UPSTREAM:.3f}) gave the gradient "
                     "of the unscaled loss. A custom backward must multiply by its grad_output.")
             diff = (got - numeric).abs()
             raise AssertionError(f"gradient w.r.t. {name} disagrees with finite differences of your "

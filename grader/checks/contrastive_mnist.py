@@ -462,7 +462,7 @@ class WorkedAfterReturning(AssertionError):
 
 def feature_allowance_s(fresh_s: float | None, budget: float) -> float:
     """How long computing the trained encoder's features may take: twice a fresh Encoder()'s
-    time (the same network, measured before training) plus 5 s, and never more than
+    time for as many images (the same network, measured before training) plus 5 s, and never more than
     10 s + a quarter of the budget (a fresh Encoder() made slow on purpose buys no more)."""
     cap = 10.0 + 0.25 * budget
     return cap if fresh_s is None else min(2.0 * fresh_s + 5.0, cap)
@@ -495,7 +495,7 @@ def _trained_features(learner, device, context, seed):
     def run():
         _require_units(learner, device, context)
         try:   # timed before training, while nothing of the submission's can be running
-            fresh_s = _untrained_features(learner, device, context, seed)[2]
+            fresh_s = _fresh_encoder_seconds(learner, device, context, seed)
         except Exception:
             fresh_s = None
         trained = _train(learner, device, context, seed)
@@ -515,14 +515,31 @@ def _trained_features(learner, device, context, seed):
     return _stage(context, "features", "computing the trained encoder's features", run)
 
 
+def _fresh_encoder_seconds(learner, device, context, seed) -> float:
+    """How long a fresh Encoder() takes for as many images as the trained features need,
+    measured on the memory digits only (they are training images: the held-out digits must
+    not reach the submission before its training)."""
+    def run():
+        split = _split(context)
+        _seed_child(learner, seed)
+        fresh = _fresh_encoder(learner, device)
+        started = time.perf_counter()
+        _features_in_secret_order(learner, fresh, split.memory_images, "features of a fresh Encoder()")
+        seconds = time.perf_counter() - started
+        learner.release(fresh)
+        return seconds * (len(split.memory_images) + len(split.test_images)) / len(split.memory_images)
+
+    return _stage(context, "fresh_timing", "timing a fresh Encoder()", run)
+
+
 def _untrained_features(learner, device, context, seed):
     def run():
         split = _split(context)
         _seed_child(learner, seed)
         fresh = _fresh_encoder(learner, device)
-        memory, test, seconds = _timed_features(learner, fresh, split, "features of a fresh Encoder()")
+        memory, test, _ = _timed_features(learner, fresh, split, "features of a fresh Encoder()")
         learner.release(fresh)
-        return memory, test, seconds
+        return memory, test
 
     return _stage(context, "untrained", "computing a fresh Encoder()'s features", run)
 
@@ -550,10 +567,7 @@ def _metrics(learner, device, context, seed):
 
 def _untrained_metrics(learner, device, context, seed):
     def run():
-        failure = _state(context).stages.get("untrained", (None, None))[1]
-        if failure is not None and not isinstance(failure, NotRun):
-            raise failure   # first met (and passed over) before training: its own message here
-        memory, test, _ = _untrained_features(learner, device, context, seed)
+        memory, test = _untrained_features(learner, device, context, seed)
         return _scores(memory, test, _split(context))
 
     return _stage(context, "untrained_metrics", "evaluating a fresh Encoder()", run)

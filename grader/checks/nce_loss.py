@@ -25,7 +25,7 @@ from grader.api import (
     examples,
     learner_raises,
 )
-from grader.gradcheck import finite_difference_check
+from grader.gradcheck import UPSTREAM, finite_difference_check, upstream
 from grader.strategies import NceCase, nce_cases
 from grader.timing import compare_speed, verify_loss_call
 
@@ -51,7 +51,8 @@ def expected(reference, pos, neg, log_q_pos, log_q_neg, temperature):
 
 def reference_grads(reference, pos, neg, log_q_pos, log_q_neg, temperature):
     a, b = pos.clone().requires_grad_(True), neg.clone().requires_grad_(True)
-    return torch.autograd.grad(reference.nce_loss(a, b, log_q_pos, log_q_neg, temperature), [a, b])
+    loss = reference.nce_loss(a, b, log_q_pos, log_q_neg, temperature)   # of UPSTREAM * loss
+    return torch.autograd.grad(loss, [a, b], upstream(loss.dtype))
 
 
 # -- the estimation experiment (also used by tests/test_nce_info_nce.py) ------------------------
@@ -227,10 +228,10 @@ def check_matches_reference(learner, reference, device, case):
 @given(case=nce_cases(b=st.integers(1, 32), k=st.integers(1, 16)))
 def check_gradients_match_reference(learner, reference, device, case):
     tensors = case.tensors()
-    mine = loss_of(learner, case, device, grad=[0, 1])
+    mine = loss_of(learner, case, device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
     want = reference_grads(reference, *tensors, case.temperature)
     assert_grads_close(mine.grads, want, ["pos_scores", "neg_scores"], case.torch_dtype,
-                       noise_scale=1 / case.temperature)
+                       noise_scale=abs(UPSTREAM) / case.temperature)
 
 
 @check("gradients")
@@ -361,23 +362,23 @@ def check_extreme_scores_float32(learner, reference, device):
     lqp = -torch.empty(64).uniform_(0.5, 12.0, generator=gen)
     lqn = -torch.empty(64, 8).uniform_(0.5, 12.0, generator=gen)
     for args in ([pos, neg, None, None, 1.0], [pos, neg, lqp, lqn, 1.0], [pos, neg, lqp, lqn, 0.5]):
-        mine = loss_of(learner, args, device, grad=[0, 1])
+        mine = loss_of(learner, args, device, grad=[0, 1], grad_output=upstream(pos.dtype))
         what = "with log_q" if args[2] is not None else "without log_q"
         assert_close(mine.output, expected(reference, *args), f"loss for scores up to +-1e4 {what}",
                      rtol=1e-4, atol=1e-4)
         assert_grads_close(mine.grads, reference_grads(reference, *args), ["pos_scores", "neg_scores"],
-                           torch.float32)
+                           torch.float32, noise_scale=abs(UPSTREAM))
 
 
 @check("stability")
 def check_low_temperature_float32(learner, reference, device):
     case = NceCase(32, 16, 0.01, "float32", True, 3)
     tensors = case.tensors(scale=1.0)
-    mine = loss_of(learner, tensors + [0.01], device, grad=[0, 1])
+    mine = loss_of(learner, tensors + [0.01], device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
     assert_close(mine.output, expected(reference, *tensors, 0.01), "loss at temperature 0.01",
                  rtol=1e-4, atol=1e-4)
     assert_grads_close(mine.grads, reference_grads(reference, *tensors, 0.01), ["pos_scores", "neg_scores"],
-                       torch.float32, noise_scale=100)
+                       torch.float32, noise_scale=100 * abs(UPSTREAM))
 
 
 # -- hygiene ----------------------------------------------------------------------
