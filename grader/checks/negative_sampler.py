@@ -19,7 +19,6 @@ so a given submission always gets the same verdict.
 from __future__ import annotations
 
 import functools
-
 import math
 import re
 
