@@ -34,6 +34,51 @@ class SpeedResult:
                 f"reference {self.reference_s * 1e3:.1f} ms, median of {self.reps})")
 
 
+def compare_at_each(settings, label, time_one) -> str:
+    """Run time_one(setting) -> SpeedResult for each setting; the first too slow fails.
+
+    One shape rarely shows every slow way to write a function (a loop over one dimension is
+    cheap where that dimension is short), so a speed check may time several. The message
+    names each setting by label(setting), the timings before a failure included."""
+    timed = []
+    for setting in settings:
+        try:
+            timed.append(f"{label(setting)}: {time_one(setting).describe()}")
+        except AssertionError as exc:
+            raise AssertionError("; ".join(timed + [f"{label(setting)}: {exc}"])) from None
+    return "; ".join(timed)
+
+
+class WithFreshTensor:
+    """A learner view whose calls get one keyword argument as a tensor kept in its child, by handle.
+
+    Each call's tensor is new, made by make_tensor(tensor_seed) from the seed that leads the
+    call's arguments, and crosses to the child just before the timed call, outside it. With
+    one tensor for every repetition, work on it (sorting a similarity's rows, normalizing a
+    queue in a Python loop) could be done once, in the untimed warm-up, and cached. The
+    learner and the reference must get the same tensor for the same seed: make_tensor
+    should be cached (functools.lru_cache). arg_names turns the remaining positional
+    arguments into keywords, for a target whose handled argument comes first."""
+
+    def __init__(self, learner, keyword: str, make_tensor, arg_names: tuple[str, ...] = ()):
+        self.learner, self.keyword, self.make_tensor, self.arg_names = learner, keyword, make_tensor, arg_names
+
+    def __getattr__(self, name):   # everything but call (paused, release, ...) is the learner's own
+        if name in ("learner", "keyword", "make_tensor", "arg_names"):
+            raise AttributeError(name)
+        return getattr(self.learner, name)
+
+    def call(self, target, tensor_seed, *args, **kwargs):
+        if self.arg_names:
+            kwargs = {**dict(zip(self.arg_names, args, strict=True)), **kwargs}
+            args = ()
+        handle = self.learner.put(self.make_tensor(tensor_seed), timeout=60)
+        try:
+            return self.learner.call(target, *args, handle_kwargs={self.keyword: handle}, **kwargs)
+        finally:
+            self.learner.release(handle)
+
+
 def verify_loss_call(mine, theirs, dtype, names=("z1", "z2")):
     assert_close(mine.output, as_tensor(theirs.output, "reference output"), "output", dtype)
     if isinstance(theirs.grads, list):

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from grader.api import check, examples, learner_raises
 from grader.strategies import float_dtype_names, label_cases, seeds
-from grader.timing import compare_speed
+from grader.timing import WithFreshTensor, compare_speed
 from grader.wire import Received
 
 REQUIRED = ["sample_negatives", "hard_negatives", "sample_unigram"]
@@ -730,32 +730,6 @@ def check_sample_negatives_speed(learner, reference_child, device, seed, record_
     record_property("message", f"B={SPEED_B}, K={SPEED_K}: {result.describe()}")
 
 
-class _WithSimilarity:
-    """A learner view whose hard_negatives calls take a (B, M) similarity kept in its child.
-
-    Each repetition's similarity is new (drawn from the seed in its arguments) and crosses
-    to the child just before the timed call, outside it: with one similarity for all
-    repetitions, a submission could sort its rows once, in the untimed warm-up, and serve
-    every timed call from that cache."""
-
-    def __init__(self, learner, shape):
-        self.learner, self.shape = learner, shape
-
-    def __getattr__(self, name):   # everything but call (paused, release, ...) is the learner's own
-        if name in ("learner", "shape"):
-            raise AttributeError(name)
-        return getattr(self.learner, name)
-
-    def call(self, target, similarity_seed, anchor_labels, candidate_labels, num_negatives, **kwargs):
-        handle = self.learner.put(_speed_similarity(similarity_seed, self.shape), timeout=60)
-        try:
-            return self.learner.call(target, anchor_labels=anchor_labels, candidate_labels=candidate_labels,
-                                     num_negatives=num_negatives, handle_kwargs={"similarity": handle},
-                                     **kwargs)
-        finally:
-            self.learner.release(handle)
-
-
 @functools.lru_cache(maxsize=2)   # both sides of one repetition get the same tensor
 def _speed_similarity(seed: int, shape: tuple) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
@@ -763,7 +737,9 @@ def _speed_similarity(seed: int, shape: tuple) -> torch.Tensor:
 
 def _time_hard_negatives(learner, reference_child, device, seed, b, m, k):
     # fresh labels and a fresh similarity every repetition; the similarity is sent before each timed call
-    mine, theirs = _WithSimilarity(learner.on(device), (b, m)), _WithSimilarity(reference_child.on(device), (b, m))
+    mine, theirs = (WithFreshTensor(side, "similarity", functools.partial(_speed_similarity, shape=(b, m)),
+                                    arg_names=("anchor_labels", "candidate_labels", "num_negatives"))
+                    for side in (learner.on(device), reference_child.on(device)))
 
     def make_args(rep):
         return [seed * 1000 + rep, speed_labels(seed, rep, b), speed_labels(seed + 1, rep, m), k]
