@@ -5,7 +5,7 @@ in the child, compared here (float64, small inputs).
 The analytic gradients are of UPSTREAM * loss (backpropagated from grad_output =
 UPSTREAM, not 1): a custom backward that ignores its incoming gradient is right
 only at 1, and a loss inside a larger model never gets 1. The checks that compare
-gradients with the reference's use the same UPSTREAM."""
+gradients with the reference's use the same UPSTREAM and divide it out (of_the_loss)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,22 @@ from grader.compare import as_tensor
 
 
 # Drawn per grading (not 1, negative, not public: a backward wrong only at a known value
-# cannot be tuned to it); every gradient compared with the reference's is of UPSTREAM * loss.
+# cannot be tuned to it); every gradient the learner sends is of UPSTREAM * loss.
 UPSTREAM = -(1.25 + secrets.randbelow(1000) / 1000)
 
 
 def upstream(dtype) -> torch.Tensor:
     """The grad_output to send with a gradient request (a 0-dim tensor of the loss's dtype)."""
     return torch.tensor(UPSTREAM, dtype=dtype)
+
+
+def of_the_loss(grads):
+    """The learner's gradients of UPSTREAM * loss (requested with grad_output = upstream(dtype))
+    divided back into gradients of the loss, to compare with the reference's at grad_output 1
+    under the usual tolerances. A backward that ignores its grad_output ends off by 1 / UPSTREAM."""
+    if not isinstance(grads, (list, tuple)):
+        return grads                     # the child's description of why there are none
+    return [g / UPSTREAM if isinstance(g, torch.Tensor) else g for g in grads]
 
 
 def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol=1e-5,

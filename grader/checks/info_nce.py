@@ -20,7 +20,7 @@ from grader.api import (
     learner_raises,
 )
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import UPSTREAM, finite_difference_check, upstream
+from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import InfoNceCase, info_nce_cases, seeds
 from grader.timing import WithFreshTensor, compare_at_each, compare_speed, verify_loss_call
 
@@ -87,8 +87,7 @@ def reference_grads(reference, args):
     wrt = grad_indices(args)
     for i in wrt:
         args[i] = args[i].clone().requires_grad_(True)
-    loss = reference.info_nce(*args)   # of UPSTREAM * loss, as the learner's are requested
-    return list(torch.autograd.grad(loss, [args[i] for i in wrt], upstream(loss.dtype)))
+    return list(torch.autograd.grad(reference.info_nce(*args), [args[i] for i in wrt]))
 
 
 # -- interface ----------------------------------------------------------------
@@ -193,9 +192,8 @@ def check_gradients_match_reference(learner, reference, device, case):
     args = call_args(case)
     wrt = grad_indices(args)
     mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
-    assert_grads_close(mine.grads, reference_grads(reference, args), [NAMES[i] for i in wrt],
-                       case.torch_dtype, noise_scale=abs(UPSTREAM) / case.temperature,
-                       extra_atol=[abs(UPSTREAM) * e for e in normalize_noise(args)])
+    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
+                       case.torch_dtype, noise_scale=1 / case.temperature, extra_atol=normalize_noise(args))
 
 
 @check("gradients")
@@ -287,8 +285,8 @@ def check_low_temperature_float32(learner, reference, device):
         wrt = grad_indices(args)
         mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
         assert_close(mine.output, expected(reference, args), f"loss at temperature 0.01 ({case.mode})")
-        assert_grads_close(mine.grads, reference_grads(reference, args), [NAMES[i] for i in wrt],
-                           torch.float32, noise_scale=100 * abs(UPSTREAM))
+        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
+                           torch.float32, noise_scale=100)
 
 
 @check("stability")

@@ -25,7 +25,7 @@ from grader.api import (
     examples,
     learner_raises,
 )
-from grader.gradcheck import UPSTREAM, finite_difference_check, upstream
+from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import NceCase, nce_cases
 from grader.timing import compare_speed, verify_loss_call
 
@@ -51,8 +51,7 @@ def expected(reference, pos, neg, log_q_pos, log_q_neg, temperature):
 
 def reference_grads(reference, pos, neg, log_q_pos, log_q_neg, temperature):
     a, b = pos.clone().requires_grad_(True), neg.clone().requires_grad_(True)
-    loss = reference.nce_loss(a, b, log_q_pos, log_q_neg, temperature)   # of UPSTREAM * loss
-    return torch.autograd.grad(loss, [a, b], upstream(loss.dtype))
+    return torch.autograd.grad(reference.nce_loss(a, b, log_q_pos, log_q_neg, temperature), [a, b])
 
 
 # -- the estimation experiment (also used by tests/test_nce_info_nce.py) ------------------------
@@ -230,8 +229,8 @@ def check_gradients_match_reference(learner, reference, device, case):
     tensors = case.tensors()
     mine = loss_of(learner, case, device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
     want = reference_grads(reference, *tensors, case.temperature)
-    assert_grads_close(mine.grads, want, ["pos_scores", "neg_scores"], case.torch_dtype,
-                       noise_scale=abs(UPSTREAM) / case.temperature)
+    assert_grads_close(of_the_loss(mine.grads), want, ["pos_scores", "neg_scores"], case.torch_dtype,
+                       noise_scale=1 / case.temperature)
 
 
 @check("gradients")
@@ -366,8 +365,8 @@ def check_extreme_scores_float32(learner, reference, device):
         what = "with log_q" if args[2] is not None else "without log_q"
         assert_close(mine.output, expected(reference, *args), f"loss for scores up to +-1e4 {what}",
                      rtol=1e-4, atol=1e-4)
-        assert_grads_close(mine.grads, reference_grads(reference, *args), ["pos_scores", "neg_scores"],
-                           torch.float32, noise_scale=abs(UPSTREAM))
+        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *args),
+                           ["pos_scores", "neg_scores"], torch.float32)
 
 
 @check("stability")
@@ -377,8 +376,8 @@ def check_low_temperature_float32(learner, reference, device):
     mine = loss_of(learner, tensors + [0.01], device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
     assert_close(mine.output, expected(reference, *tensors, 0.01), "loss at temperature 0.01",
                  rtol=1e-4, atol=1e-4)
-    assert_grads_close(mine.grads, reference_grads(reference, *tensors, 0.01), ["pos_scores", "neg_scores"],
-                       torch.float32, noise_scale=100 * abs(UPSTREAM))
+    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *tensors, 0.01),
+                       ["pos_scores", "neg_scores"], torch.float32, noise_scale=100)
 
 
 # -- hygiene ----------------------------------------------------------------------
