@@ -30,8 +30,10 @@ THREADS = 1
 # timed at two shapes (N, M): each loop over one dimension is cheap where the other is long.
 # A long queue with few queries shows a loop over the queue's rows (7-11x here); a large batch
 # with a shorter queue shows a loop over the queries (7-9x), which is only 3-5x at N=256, M=16384.
-SPEED_SETTINGS = ((128, 16384), (1024, 4096))
-SPEED_D, SPEED_T, SPEED_LIMIT = 128, 0.07, 3.0
+# Then a few paired negatives per query (DPR's hard negatives), gradients to all three inputs:
+# a loop over the queries in paired mode only is 19x there.
+SPEED_SETTINGS = (("unpaired", 128, 16384, 128), ("unpaired", 1024, 4096, 128), ("paired", 2048, 8, 64))
+SPEED_T, SPEED_LIMIT = 0.07, 3.0
 NAMES = ("query", "positive_key", "negative_keys")
 
 
@@ -364,18 +366,18 @@ def check_output_keeps_autograd_graph(learner, device):
 
 # -- speed ------------------------------------------------------------------------
 @functools.lru_cache(maxsize=2)   # both sides of one repetition get the same tensor
-def _speed_queue(seed: int, m: int) -> torch.Tensor:
-    return torch.randn(m, SPEED_D, generator=torch.Generator().manual_seed(seed))
+def _speed_queue(seed: int, m: int, d: int) -> torch.Tensor:
+    return torch.randn(m, d, generator=torch.Generator().manual_seed(seed))
 
 
-def _time_with_queue(learner, reference_child, device, seed, n, m):
+def _time_with_queue(learner, reference_child, device, seed, n, m, d):
     # a new queue every repetition, sent before each timed call
-    sides = [WithFreshTensor(side, "negative_keys", functools.partial(_speed_queue, m=m))
+    sides = [WithFreshTensor(side, "negative_keys", functools.partial(_speed_queue, m=m, d=d))
              for side in (learner.on(device), reference_child.on(device))]
 
     def make_args(rep):
         g = torch.Generator().manual_seed(seed * 1000 + rep)
-        return [seed * 1000 + rep, torch.randn(n, SPEED_D, generator=g), torch.randn(n, SPEED_D, generator=g)]
+        return [seed * 1000 + rep, torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)]
 
     return compare_speed(
         sides[0], sides[1], "info_nce", make_args, grad=[0, 1],
@@ -383,8 +385,25 @@ def _time_with_queue(learner, reference_child, device, seed, n, m):
         verify=lambda a, b: verify_loss_call(a, b, torch.float32, NAMES[:2]), max_ratio=SPEED_LIMIT)
 
 
+def _time_paired(learner, reference_child, device, seed, n, m, d):
+    def make_args(rep):
+        g = torch.Generator().manual_seed(seed * 1000 + rep)
+        return [torch.randn(n, d, generator=g), torch.randn(n, d, generator=g), torch.randn(n, m, d, generator=g)]
+
+    return compare_speed(
+        learner.on(device), reference_child.on(device), "info_nce", make_args, grad=[0, 1, 2],
+        kwargs={"temperature": SPEED_T, "negative_mode": "paired"},
+        verify=lambda a, b: verify_loss_call(a, b, torch.float32, NAMES), max_ratio=SPEED_LIMIT)
+
+
+def _describe(setting):
+    mode, n, m, d = setting
+    return f"N={n}, M={m} ({'queue' if mode == 'unpaired' else 'paired'}), D={d}"
+
+
 @check("speed")
 def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
+    timers = {"unpaired": _time_with_queue, "paired": _time_paired}
     record_property("message", compare_at_each(
-        SPEED_SETTINGS, lambda nm: f"N={nm[0]}, M={nm[1]} (queue), D={SPEED_D}",
-        lambda nm: _time_with_queue(learner, reference_child, device, seed, *nm)))
+        SPEED_SETTINGS, _describe,
+        lambda setting: timers[setting[0]](learner, reference_child, device, seed, *setting[1:])))
