@@ -1,5 +1,5 @@
 """Bug: correct values, but the negatives are normalized one row at a time in a Python loop of
-torch operations. Against a long queue (N=128, M=16384) the loop costs far more than the matrix
+torch operations. Against a long queue (N=64, M=16384) the loop costs far more than the matrix
 product it feeds.
 
 expect: fail speed_vs_reference
