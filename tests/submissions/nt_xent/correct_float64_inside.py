@@ -1,7 +1,8 @@
 """Correct: computes in float64 and casts the loss back to the inputs' dtype. Its float32
 gradients are the most accurate of all; at D = 1, where the true gradient is 0, they are
 exactly 0 while the float32 reference returns rounding noise. The grader must accept it
-(seed 3 draws such a case: N = 18, D = 1, t = 0.01).
+(seed 3 draws such a case: N = 18, D = 1, t = 0.01). Its speed, 2.8x the reference at N = 2048,
+is just under the 3x limit (the spec says so); the catalogue skips speed for correct files.
 
 expect: pass
 seed: 3
