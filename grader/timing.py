@@ -56,9 +56,10 @@ class WithFreshTensor:
     call's arguments, and crosses to the child just before the timed call, outside it. With
     one tensor for every repetition, work on it (sorting a similarity's rows, normalizing a
     queue in a Python loop) could be done once, in the untimed warm-up, and cached. The
-    learner and the reference must get the same tensor for the same seed: make_tensor
-    should be cached (functools.lru_cache). arg_names turns the remaining positional
-    arguments into keywords, for a target whose handled argument comes first."""
+    learner and the reference get the same tensor for the same seed, so make_tensor must be
+    deterministic in it; caching it (functools.lru_cache) saves drawing it twice. arg_names
+    turns the remaining positional arguments into keywords, for a target whose handled
+    argument comes first."""
 
     def __init__(self, learner, keyword: str, make_tensor, arg_names: tuple[str, ...] = ()):
         self.learner, self.keyword, self.make_tensor, self.arg_names = learner, keyword, make_tensor, arg_names
