@@ -9,11 +9,14 @@ reference_child (the solution in a sandbox of its own, for fair timing).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, configuration, settings
 
 from grader.compare import (  # noqa: F401  (re-exported for checks modules)
     as_tensor,
@@ -24,27 +27,54 @@ from grader.compare import (  # noqa: F401  (re-exported for checks modules)
 )
 from grader.sandbox import Handle, LearnerRaised  # noqa: F401
 
-_current = {"thorough": False}
+_storage: str | None = None
+THOROUGH_FACTOR = 8
+DEFAULT_EXAMPLES = 10
 
 
-def check(category: str):
-    """Mark a check_* function with its report category."""
-    return pytest.mark.category(category)
+def check(category: str, depends: tuple[str, ...] | list[str] = ()):
+    """Mark a check_* function with its report category and the checks it needs.
+
+    A check whose prerequisite (a check of the same exercise, defined above it) failed,
+    errored, timed out or was skipped is skipped with "needs NAME": a speed ratio means
+    nothing once the values are wrong, and the same bug is reported once."""
+    def mark(fn):
+        fn = pytest.mark.category(category)(fn)
+        return pytest.mark.depends(*depends)(fn) if depends else fn
+    return mark
 
 
 def examples(n: int, thorough_n: int | None = None):
-    """Hypothesis settings with n examples (more with --thorough), no deadline, no database."""
-    count = (thorough_n or n * 8) if _current["thorough"] else n
-    return settings(max_examples=count, deadline=None, database=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck), print_blob=False,
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+    """Hypothesis settings with n examples, no deadline, no database.
+
+    The count under --thorough (thorough_n, else 8n) is applied per grading by the plugin
+    (example_count), since a checks module is imported once and graded many times."""
+    def apply(fn):
+        fn = settings(max_examples=n, deadline=None, database=None, derandomize=False,
+                      suppress_health_check=list(HealthCheck), print_blob=False,
+                      phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])(fn)
+        fn._kit_examples = (n, thorough_n or n * THOROUGH_FACTOR)
+        return fn
+    return apply
+
+
+def example_count(fn, thorough: bool) -> int:
+    """How many examples fn (a @given check) runs in a grading."""
+    n, thorough_n = getattr(fn, "_kit_examples", (DEFAULT_EXAMPLES, DEFAULT_EXAMPLES * THOROUGH_FACTOR))
+    return thorough_n if thorough else n
 
 
 def load_hypothesis_profile():
-    """Defaults for any @given without @examples: no example database in the learner's folder."""
+    """Defaults for any @given without @examples: no example database, no deadline. What
+    hypothesis still stores (its constants cache) goes to a temporary folder removed at exit,
+    not to a .hypothesis/ folder in the learner's folder."""
+    global _storage
+    if _storage is None:
+        _storage = tempfile.mkdtemp(prefix="contrastive-kit-hypothesis-")
+        atexit.register(shutil.rmtree, _storage, ignore_errors=True)
+        configuration.set_hypothesis_home_dir(_storage)
     settings.register_profile("contrastive-kit", database=None, deadline=None, print_blob=False,
-                              suppress_health_check=list(HealthCheck),
-                              max_examples=80 if _current["thorough"] else 10)
+                              suppress_health_check=list(HealthCheck), max_examples=DEFAULT_EXAMPLES)
     settings.load_profile("contrastive-kit")
 
 
@@ -78,6 +108,8 @@ class GradeContext:
     device: str
     seed: int
     thorough: bool = False
+    replay_base: str = ""   # "grade EXERCISE [--file F]": a failure's replay command starts so
     extras: list = field(default_factory=list)  # rich renderables shown after the checks
     live: object = None  # a rich Console for progress while checks run, or None
     options: dict = field(default_factory=dict)  # exercise-specific options (e.g. data_dir)
+    on_result: object = None  # called with each CheckResult as it is made (a progress line), or None

@@ -184,7 +184,10 @@ def _load(setup):
         return {"ok": False, "error": _describe(exc)}
     _module = module
     names = [n for n in setup.get("require", []) if not hasattr(module, n)]
-    return {"ok": True, "missing": names}
+    # what it does define, for "did you mean ...?" next to a missing name
+    defined = [n for n, v in list(vars(module).items())[:500]
+               if isinstance(n, str) and not n.startswith("_") and callable(v)] if names else []
+    return {"ok": True, "missing": names, "defined": defined}
 
 
 def _to_device(value, device):

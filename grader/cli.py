@@ -7,6 +7,7 @@ add_arguments(parser) and run(args) -> exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import pkgutil
@@ -47,6 +48,11 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
     parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
                         help="training time budget (contrastive_mnist; default 60 on cpu, 30 on cuda)")
+    parser.add_argument("--compact", action="store_true",
+                        help="the likely cause in full, every other failure on one line")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every check and every failure in full (the default of grade; "
+                             "watch and mock are compact unless given this)")
 
 
 def grade_parser() -> argparse.ArgumentParser:
@@ -62,9 +68,38 @@ def resolve_file(args, exercise) -> Path:
     if args.reference:
         return exercise.solution
     path = args.file if args.file else learner_file(exercise)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; --file takes a Python file")
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     return path
+
+
+def replay_base(args) -> str:
+    """The start of a failure's replay command: what picks the same file and device."""
+    parts = ["grade", args.exercise]
+    if args.reference:
+        parts.append("--reference")
+    elif args.file:
+        parts += ["--file", _quoted(_relative_to_cwd(args.file))]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    return " ".join(parts)
+
+
+def _relative_to_cwd(path: Path) -> str:
+    """The path from here when the file is under this folder (the engine strips the folder of
+    one outside it from every message, this command included)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _names(text):
@@ -72,30 +107,54 @@ def _names(text):
 
 
 def run_grade(args) -> int:
-    from grader.engine import grade
-    from grader.report import make_console, render
-
     exercise = load_exercise(args.exercise)
     path = resolve_file(args, exercise)
     only = _names(args.only)
     skip = _names(args.skip)
-    live = None if args.json else make_console(stderr=True)
     if args.data_dir and not args.data_dir.expanduser().is_dir():
         raise UsageError(f"--data-dir: no such folder: {args.data_dir}")
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.budget is not None:
         options["budget"] = args.budget
-    report = grade(exercise, path, device=args.device, seed=args.seed, thorough=args.thorough,
-                   only=only, skip=skip, live=live, options=options)
+    from grader.engine import accepted_options, grade, validate_request
+
+    validate_request(exercise, only, skip, options)   # before anything slow starts
+    from grader.report import make_console, render
+
+    live = None if args.json else make_console(stderr=True)
+    # an exercise that trains shows its own live display (one live display at a time)
+    own_display = "budget" in accepted_options(exercise)
+    with _progress_line(None if own_display else live, f"grading {exercise.name} · {path}") as on_result:
+        report = grade(exercise, path, device=args.device, seed=args.seed, thorough=args.thorough,
+                       only=only, skip=skip, live=live, options=options, replay_base=replay_base(args),
+                       on_result=on_result)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:
-        render(report, make_console())
+        render(report, make_console(), compact=args.compact and not args.verbose)
     if not args.reference and not args.file:
         from grader import progress
 
         progress.record_grading(exercise, report, filtered=bool(only or skip), mode="grade")
     return 0 if report.passed else 1
+
+
+@contextlib.contextmanager
+def _progress_line(console, title: str):
+    """On a terminal, one transient line that counts the checks as they finish."""
+    if console is None or not console.is_terminal:
+        yield None
+        return
+    seen = {"passed": 0, "bad": 0, "skipped": 0}
+
+    with console.status(f"{title} ...") as status:
+        def on_result(result):
+            key = "passed" if result.status.value == "passed" else \
+                "skipped" if result.status.value == "skipped" else "bad"
+            seen[key] += 1
+            status.update(f"{title} · {seen['passed']} passed, {seen['bad']} not, "
+                          f"{seen['skipped']} skipped · last: {result.name} {result.status.value}")
+        yield on_result
 
 
 def main(argv: list[str] | None = None) -> int:

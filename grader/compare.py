@@ -54,10 +54,16 @@ def assert_shape(actual, expected_shape, what="output"):
 
 
 def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where the two differ most, with both values there, and the mean difference."""
     diff = (actual.double() - expected.double()).abs()
     if diff.numel() == 0:
         return "empty"
-    return f"max abs diff {diff.max().item():.3g}, mean abs diff {diff.mean().item():.3g}"
+    worst = diff.nan_to_num(nan=float("inf")).argmax().item()
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), diff.shape))
+    where = f"[{', '.join(map(str, index))}]"
+    return (f"largest difference at {where}: expected {expected.double().reshape(-1)[worst].item():.8g}, "
+            f"got {actual.double().reshape(-1)[worst].item():.8g} (abs diff {diff.reshape(-1)[worst].item():.3g}); "
+            f"mean abs diff {diff.mean().item():.3g}")
 
 
 def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=None):

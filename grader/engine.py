@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -14,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader import api, importguard
+from grader import importguard, static
 from grader.catalog import KIT_ROOT, SOLUTIONS_DIR, Exercise, UsageError
-from grader.plugin import GraderPlugin
 from grader.results import CheckResult, GradeReport, Status
 from grader.sandbox import ChildProcess, Learner, SandboxError
 
@@ -25,23 +25,20 @@ BLOCKED_MODULES = ("solutions", "grader")
 GUARDED_DIRS = [SOLUTIONS_DIR, KIT_ROOT / "tests" / "submissions"]
 # Results the engine adds itself, whatever the checks module holds.
 ENGINE_CHECKS = {"module_imports": "interface", "defines_required_names": "interface",
-                 "does_not_use_reference": "integrity"}
+                 "functions_implemented": "interface", "does_not_use_reference": "integrity"}
 
 
 def selectable_names(exercise: Exercise) -> tuple[list[str], list[str]]:
-    """(categories, check names) that --only and --skip accept for this exercise."""
-    checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
+    """(categories, check names) that --only and --skip accept for this exercise (read from
+    the checks module's source, so that a typo is answered before torch is imported)."""
     names = dict(ENGINE_CHECKS)
-    for attr, fn in vars(checks_module).items():
-        if attr.startswith("check_") and callable(fn):
-            marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "category"]
-            names[attr.removeprefix("check_")] = marks[0].args[0] if marks else "correctness"
+    names.update(static.checks_of(exercise.checks))
     return sorted(set(names.values())), sorted(names)
 
 
 def accepted_options(exercise: Exercise) -> tuple[str, ...]:
     """The grade options (keys of GradeContext.options) this exercise's checks read."""
-    return tuple(getattr(importlib.import_module(f"grader.checks.{exercise.name}"), "OPTIONS", ()))
+    return tuple(static.constant_of(exercise.checks, "OPTIONS", ()))
 
 
 def validate_request(exercise: Exercise, only=None, skip=None, options=None) -> None:
@@ -69,13 +66,24 @@ def validate_request(exercise: Exercise, only=None, skip=None, options=None) -> 
 
 
 def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
+    if device not in ("cpu", "cuda", "auto"):
         raise UsageError(f"unknown device {device!r}; use cpu, cuda or auto")
+    if device == "auto":
+        return "cuda" if _cuda_ok() else "cpu"
     return device
+
+
+def _nvidia_driver_present() -> bool:
+    """Without an NVIDIA driver CUDA cannot be available: no need to import torch to know."""
+    return os.path.exists("/proc/driver/nvidia/version") or any(
+        name.startswith("nvidia") for name in _listdir("/dev"))
+
+
+def _listdir(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def new_seed() -> int:
@@ -163,10 +171,12 @@ def _harmless_cache_change(name: str, after: dict[str, str]) -> bool:
     return importguard.genuine_cache(pyc, source)
 
 
-def _import_reference(exercise: Exercise):
+def _import_reference(exercise: Exercise, source: bytes):
+    """The reference module, from the source read before the submission started (the file
+    on disk may have been rewritten since; the integrity check reports that)."""
     spec = importlib.util.spec_from_file_location(f"_reference_{exercise.name}", exercise.solution)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    exec(compile(source, str(exercise.solution), "exec"), module.__dict__)
     return module
 
 
@@ -176,10 +186,8 @@ def _load_results(child: ChildProcess, sanitize) -> list[CheckResult]:
     if load.ok:
         imports = CheckResult("module_imports", "interface", Status.PASSED)
         if load.missing:
-            names = ", ".join(load.missing)
             defines = CheckResult("defines_required_names", "interface", Status.FAILED,
-                                  f"the spec asks for {names}; {file} does not define "
-                                  f"{'it' if len(load.missing) == 1 else 'them'}")
+                                  sanitize(_missing_message(load, child.path)))
         else:
             defines = CheckResult("defines_required_names", "interface", Status.PASSED)
         return [imports, defines]
@@ -199,52 +207,110 @@ def _load_results(child: ChildProcess, sanitize) -> list[CheckResult]:
                         "not run: the module did not import")]
 
 
+def _implemented_result(stubs: dict[str, int], file: Path) -> CheckResult:
+    if not stubs:
+        return CheckResult("functions_implemented", "interface", Status.PASSED)
+    listed = ", ".join(f"{name} ({file.name} line {line})" for name, line in stubs.items())
+    return CheckResult("functions_implemented", "interface", Status.FAILED,
+                       f"not implemented yet: {listed} still raise{'s' if len(stubs) == 1 else ''} "
+                       f"NotImplementedError")
+
+
+def _missing_message(load, file: Path) -> str:
+    names = ", ".join(load.missing)
+    message = (f"the spec asks for {names}; {file.name} does not define "
+               f"{'it' if len(load.missing) == 1 else 'them'}")
+    guesses = [f"`{close[0]}` for `{name}`" for name in load.missing
+               if (close := difflib.get_close_matches(name, load.defined, n=1, cutoff=0.6))]
+    return message + (f" (did you mean {', '.join(guesses)}?)" if guesses else "")
+
+
 def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | None = None,
           thorough: bool = False, only: list[str] | None = None,
           skip: list[str] | None = None, live=None,
-          options: dict | None = None) -> GradeReport:
+          options: dict | None = None, replay_base: str = "", on_result=None) -> GradeReport:
+    """validate, start the child, run the checks, build the result, in that order.
+
+    The parent imports torch, the reference and the checks while the child imports the
+    submission; an import failure, a missing name or an untouched stub ends the grading
+    there, without running a check whose every result would say the same."""
     started = time.perf_counter()
     validate_request(exercise, only, skip, options)
     device = resolve_device(device)
     seed = new_seed() if seed is None else seed
     file = Path(file).resolve()
     sanitize = make_sanitizer(file)
-    context = api.GradeContext(exercise.name, device, seed, thorough, live=live, options=options or {})
-    api._current["thorough"] = thorough
-    api.load_hypothesis_profile()
-    checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
-    required = list(getattr(checks_module, "REQUIRED", exercise.functions))
-    threads = getattr(checks_module, "THREADS", 1)
+    required = list(static.constant_of(exercise.checks, "REQUIRED", None) or exercise.functions)
+    threads = static.constant_of(exercise.checks, "THREADS", 1)
     child_device = device if device == "cpu" or _cuda_ok() else "cpu"
 
     is_reference = file == exercise.solution.resolve()
     # Taken before the submission's code first runs; the parent's copy of the reference too.
     sys.dont_write_bytecode = True  # from here on a new .pyc in the kit is not ours
     fingerprint = None if is_reference else _kit_fingerprint()
-    reference = _import_reference(exercise)
-    private = [] if is_reference else getattr(checks_module, "private_paths", lambda options: [])(options or {})
+    reference_source = exercise.solution.read_bytes()
+    private = [] if is_reference else _private_paths(exercise, options or {})
+    stubs = static.stub_functions(file, required)
     child = ChildProcess(file, require=required, guard_dirs=[] if is_reference else GUARDED_DIRS,
                          deny_read_dirs=[] if is_reference else GUARDED_DIRS + _kit_private_dirs(file),
                          private_paths=private,
                          blocked_modules=() if is_reference else BLOCKED_MODULES, threads=threads,
                          device=child_device)
-    # Whatever this process (pytest's lazy imports, rich while rendering) or the reference's
-    # child imports from now on must not come from a file written after the submission started.
+    # Whatever this process (torch, pytest's lazy imports, rich while rendering) or the
+    # reference's child imports from now on must not come from a file written after the
+    # submission started.
     submission_started_ns = time.time_ns()
     import_guard = None if is_reference else importguard.install(submission_started_ns)
     try:
-        child.start()
+        child.launch()
+        from grader import api
+        from grader.plugin import GraderPlugin
+
+        reference = _import_reference(exercise, reference_source)
+        checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
+        child.wait_loaded()
     except SandboxError as exc:
         child.load = _failed_load(exc)
-    learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
-
+    results = _load_results(child, sanitize)
+    ready = child.load.ok and not child.load.missing
+    defined = set(static.defined_functions(file))
+    if ready:
+        results.append(_implemented_result(stubs, file))
     planted_so_far: list[str] = []
 
-    def planted():
+    def planted(set_aside_modules=False):
         if not is_reference:
             planted_so_far.extend(importguard.planted_files(submission_started_ns, _import_folders(),
-                                                            exclude={str(file)}))
+                                                            exclude={str(file)},
+                                                            set_aside_modules=set_aside_modules))
         return planted_so_far
+
+    def integrity_result():
+        changed = _changed_files(fingerprint)
+        _remove_forged_caches(changed)
+        return _integrity_result(child, changed, _refused(import_guard, planted_so_far))
+
+    if not ready or (stubs and set(stubs) >= defined & set(required)):
+        child.close()
+        # Nothing of the grader's imported a planted module this time, where the import
+        # guard would have set it aside: set aside every module written meanwhile, so that
+        # a later grading (to which it is no longer new) cannot import it either.
+        planted(set_aside_modules=True)
+        results.append(integrity_result())
+        report = GradeReport(exercise.name, _display_path(file), device, seed, results,
+                             time.perf_counter() - started)
+        report.not_run = len(static.checks_of(exercise.checks))
+        report.learner_output = sanitize(child.output.decode(errors="replace"))
+        report.learner_output_bytes = child.output_total
+        return report
+
+    context = api.GradeContext(exercise.name, device, seed, thorough, replay_base=replay_base,
+                               live=live, options=options or {}, on_result=on_result)
+    api.load_hypothesis_profile()
+    learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
+    for name, line in stubs.items():
+        learner.mark_unimplemented(name, f"not implemented yet ({file.name} line {line})")
+    learner.settled_unimplemented.update(stubs)
 
     def reference_child():
         found = planted()
@@ -264,6 +330,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         return Learner(ref, child_device, 120.0)
 
     plugin = GraderPlugin(context, learner, reference, reference_child, sanitize)
+    learner.plugin = plugin
     args = [str(exercise.checks), "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
             "-p", "no:xdist", "-p", "no:benchmark", "--noconftest", "--assert=plain",
             "-c", os.devnull, "--rootdir", str(exercise.checks.parent), "-o", "python_functions=check_*",
@@ -277,15 +344,13 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     finally:
         plugin.close()
         child.close()
-    results = _load_results(child, sanitize) + plugin.results
+    results += plugin.results
     if int(code) not in (0, 1, 5):
         last = (sink.getvalue().strip().splitlines() or ["no output"])[-1]
         results.append(CheckResult("grader_session", "interface", Status.ERROR,
                                    f"internal grader error (pytest exit {int(code)}): {sanitize(last)}"))
-    changed = _changed_files(fingerprint)
-    _remove_forged_caches(changed)
-    refused = (import_guard.refused if import_guard else []) + [f"planted {f}" for f in planted()]
-    results.append(_integrity_result(child, changed, refused))
+    planted()
+    results.append(integrity_result())
     if only:
         results = [r for r in results if r.name in only or r.category in only
                    or r.category in ("interface", "integrity")]
@@ -298,6 +363,18 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     return report
 
 
+def _refused(import_guard, planted: list[str]) -> list[str]:
+    return (import_guard.refused if import_guard else []) + [f"planted {f}" for f in planted]
+
+
+def _private_paths(exercise: Exercise, options: dict) -> list:
+    """The data a checks module keeps from the submission (contrastive_mnist's labels)."""
+    if "private_paths" not in static.defined_functions(exercise.checks):
+        return []
+    module = importlib.import_module(f"grader.checks.{exercise.name}")
+    return module.private_paths(options)
+
+
 def pytest_main(args, plugin):
     import pytest
 
@@ -305,6 +382,8 @@ def pytest_main(args, plugin):
 
 
 def _cuda_ok() -> bool:
+    if sys.platform.startswith("linux") and not _nvidia_driver_present():
+        return False
     import torch
 
     return torch.cuda.is_available()

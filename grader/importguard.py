@@ -110,12 +110,13 @@ def install(since_ns: int) -> FreshFileGuard:
 STARTUP_FILES = ("sitecustomize.py", "usercustomize.py")
 
 
-def planted_files(since_ns: int, folders: list[str], exclude=()) -> list[str]:
+def planted_files(since_ns: int, folders: list[str], exclude=(), set_aside_modules=False) -> list[str]:
     """Files written at or after since_ns that a later Python start or import would run:
     .pth and *customize.py files and new modules at the top of the import folders (they run
     before any guard is installed), and the source or bytecode of every module this process
     has loaded (it loads the same ones at start next time). Start-up files are set aside and a
-    forged .pyc deleted; a genuine .pyc (a concurrent grading) is left alone."""
+    forged .pyc deleted; a genuine .pyc (a concurrent grading) is left alone. Modules are set
+    aside too with set_aside_modules (when no import of the grader's met them, the guard did not)."""
     found = []
     seen = set()
     for folder in folders:
@@ -135,7 +136,7 @@ def planted_files(since_ns: int, folders: list[str], exclude=()) -> list[str]:
             if max(st.st_ctime_ns, st.st_mtime_ns) >= since_ns:
                 # start-up hooks are moved away; a module is only named (it may be someone's work)
                 startup = name.endswith(".pth") or name in STARTUP_FILES
-                found.append(f"{path}{_set_aside(path) if startup else ''}")
+                found.append(f"{path}{_set_aside(path) if startup or set_aside_modules else ''}")
     for module in list(sys.modules.values()):
         source, cached = getattr(module, "__file__", None), getattr(module, "__cached__", None)
         if written_since(cached, since_ns) and not genuine_cache(cached, source):

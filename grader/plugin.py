@@ -1,17 +1,23 @@
 """The pytest plugin object the engine passes to pytest.main.
 
 It provides the fixtures the checks use and turns each test report into a
-CheckResult; hypothesis' shrunk example and the seed to replay it are added to
-a failure's message.
+CheckResult. A failure carries the failing example's input as the grader sent it
+(recorded by the Learner, reset at each hypothesis example, so that after the
+shrink it holds the minimal example's calls) and the command that replays it.
+Declared prerequisites (api.check(depends=...)) skip a check whose prerequisite
+did not pass; --thorough's example counts are applied here, per grading.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 import time
 
 import pytest
+from hypothesis import settings
 
+from grader import api
+from grader.describe import describe_input
 from grader.results import CheckResult, Status
 from grader.sandbox import (
     ChildProcess,
@@ -35,6 +41,8 @@ class GraderPlugin:
         self._reference_child: ChildProcess | None = None
         self.sanitize = sanitize
         self.results: list[CheckResult] = []
+        self._by_name: dict[str, CheckResult] = {}
+        self._examples: dict[str, int] = {}
         self._started: dict[str, float] = {}
         self._errors: dict[str, BaseException] = {}
         self.only: set[str] | None = None
@@ -94,6 +102,30 @@ class GraderPlugin:
     def pytest_runtest_setup(self, item):
         self._started[item.nodeid] = time.perf_counter()
         self._learner.begin_check()
+        self._examples[item.nodeid] = 0
+        self._prepare_hypothesis(item)
+        for needed in _prerequisites(item):
+            result = self._by_name.get(needed)
+            if result is not None and result.status is not Status.PASSED:
+                pytest.skip(f"needs {needed}, which {_past(result.status)}")
+
+    def _prepare_hypothesis(self, item):
+        """Per grading: the example count (--thorough), and a fresh call record per example."""
+        fn = getattr(item, "obj", None)
+        if not hasattr(fn, "hypothesis"):
+            return
+        fn._hypothesis_internal_use_settings = settings(
+            fn._hypothesis_internal_use_settings, max_examples=api.example_count(fn, self.ctx.thorough))
+        inner = fn.hypothesis.inner_test
+        if not getattr(inner, "_kit_counts_examples", False):
+            fn.hypothesis.inner_test = _counting(inner)
+
+    def note_example(self):
+        """Called by the wrapped inner test as each hypothesis example starts."""
+        self._learner.begin_example()
+        nodeid = next(reversed(self._examples), None)
+        if nodeid is not None:
+            self._examples[nodeid] += 1
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -104,24 +136,34 @@ class GraderPlugin:
         marker = item.get_closest_marker("category")
         report.category = marker.args[0] if marker else "correctness"
         report.check_name = item.name.removeprefix("check_")
+        report.examples = self._examples.get(item.nodeid) if hasattr(getattr(item, "obj", None), "hypothesis") else None
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and not report.passed):
             elapsed = time.perf_counter() - self._started.get(report.nodeid, time.perf_counter())
+            result = CheckResult(report.check_name, report.category, Status.PASSED, "", elapsed,
+                                 examples=getattr(report, "examples", None))
             if report.passed:
-                note = dict(report.user_properties).get("message", "")
-                result = CheckResult(report.check_name, report.category, Status.PASSED, note, elapsed)
+                result.message = dict(report.user_properties).get("message", "")
             elif report.skipped:
-                result = CheckResult(report.check_name, report.category, Status.SKIPPED,
-                                     self._skip_reason(report), elapsed)
+                result.status, result.message = Status.SKIPPED, self._skip_reason(report)
             else:
-                status, message = self.classify(self._errors.get(report.nodeid))
-                result = CheckResult(report.check_name, report.category, status, message, elapsed)
+                result.status, result.message = self.classify(self._errors.get(report.nodeid))
+                if result.status is not Status.SKIPPED:
+                    self._add_input_and_replay(result)
             self.results.append(result)
+            self._by_name[result.name] = result
+            if self.ctx.on_result is not None:
+                self.ctx.on_result(result)
+
+    def _add_input_and_replay(self, result: CheckResult):
+        if result.category != "speed" and self._learner.sent:
+            result.input = self.sanitize(describe_input(self._learner.sent, self._reference))
+        if self.ctx.replay_base:
+            result.replay = self.sanitize(f"{self.ctx.replay_base} --seed {self.ctx.seed} --only {result.name}")
 
     # -- turning exceptions into statuses ---------------------------------
     def classify(self, exc: BaseException | None) -> tuple[Status, str]:
-        example = _falsifying_example(exc)
         exc = _first_leaf(exc)
         if isinstance(exc, AssertionError):
             status, message = Status.FAILED, str(exc) or "assertion failed"
@@ -142,9 +184,6 @@ class GraderPlugin:
             status, message = Status.ERROR, "the check failed without an exception"
         else:
             status, message = Status.ERROR, f"grader error: {type(exc).__name__}: {exc}"
-        if example and status is not Status.SKIPPED:
-            message += (f"\nsmallest failing input: {example}\n"
-                        f"replay with: --seed {self.ctx.seed}")
         message = self.sanitize(message)
         if len(message) > MESSAGE_CAP:
             message = message[:MESSAGE_CAP] + " ...[cut]"
@@ -164,32 +203,32 @@ def _first_leaf(exc):
     return exc
 
 
-_FIXTURE_ARGS = ("learner", "reference", "context", "seed", "device", "reference_child", "record_property")
+def _prerequisites(item) -> list[str]:
+    """The checks item needs: its own @check(depends=...), and its module's CATEGORY_DEPENDS
+    ({category: (check, ...)}: e.g. gradient checks need the values right first)."""
+    needed = [name for marker in item.iter_markers("depends") for name in marker.args]
+    marker = item.get_closest_marker("category")
+    category = marker.args[0] if marker else "correctness"
+    by_category = getattr(getattr(item, "module", None), "CATEGORY_DEPENDS", {})
+    name = item.name.removeprefix("check_")
+    return [n for n in needed + list(by_category.get(category, ())) if n != name]
 
 
-def _falsifying_example(exc) -> str:
-    """Hypothesis attaches 'Falsifying example: f(case=...)' as a note; keep the drawn arguments."""
-    for candidate in (exc, _first_leaf(exc)):
-        for note in getattr(candidate, "__notes__", []) or []:
-            if note.startswith("Falsifying example"):
-                body = " ".join(line.strip() for line in note.splitlines()[1:])
-                body = re.sub(r"\(\s+", "(", body)
-                body = re.sub(r",?\s*\)", ")", body).strip()
-                body = body[:-1].strip() if body.endswith(")") else body
-                args = [a.strip().rstrip(",") for a in _top_level_split(body)]
-                return ", ".join(a for a in args if a and a.split("=", 1)[0] not in _FIXTURE_ARGS)
-    return ""
+def _past(status: Status) -> str:
+    return {Status.FAILED: "failed", Status.ERROR: "ended in an error", Status.TIMEOUT: "timed out",
+            Status.SKIPPED: "did not run"}.get(status, status.value)
 
 
-def _top_level_split(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
+def _counting(inner):
+    """The hypothesis inner test, telling the plugin (through the learner fixture it is given)
+    that an example starts, so that the calls recorded are the last example's alone."""
+    @functools.wraps(inner)
+    def run_example(*args, **kwargs):
+        learner = kwargs.get("learner")
+        plugin = getattr(learner, "plugin", None)
+        if plugin is not None:
+            plugin.note_example()
+        return inner(*args, **kwargs)
+
+    run_example._kit_counts_examples = True
+    return run_example

@@ -1,10 +1,15 @@
-"""Results of one grading: small dataclasses with a status enum, and their JSON form."""
+"""Results of one grading: small dataclasses with a status enum, and their JSON form.
+
+SCHEMA_VERSION counts changes of the JSON form (`grade --json`): 2 added each check's
+"input", "replay" and "examples", and the document's "version".
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
 
+SCHEMA_VERSION = 2
 CATEGORY_ORDER = ["interface", "correctness", "gradients", "properties", "distribution",
                   "stability", "hygiene", "training", "speed", "integrity"]
 
@@ -28,10 +33,14 @@ class CheckResult:
     status: Status
     message: str = ""
     duration_s: float = 0.0
+    input: str = ""     # the failing example's calls, as the grader sent them (grader/describe.py)
+    replay: str = ""    # the command that reruns this check on the same examples
+    examples: int | None = None   # hypothesis examples run (checks with @given)
 
     def to_json(self) -> dict:
         return {"name": self.name, "category": self.category, "status": self.status.value,
-                "message": self.message, "duration_s": round(self.duration_s, 4)}
+                "message": self.message, "duration_s": round(self.duration_s, 4),
+                "input": self.input, "replay": self.replay, "examples": self.examples}
 
 
 @dataclass
@@ -45,6 +54,7 @@ class GradeReport:
     learner_output: str = ""
     learner_output_bytes: int = 0
     extras: list = field(default_factory=list)  # renderables a checks module adds (tables, sparklines)
+    not_run: int = 0   # checks not run at all: the module did not import, or it is the untouched stub
 
     @property
     def passed(self) -> bool:
@@ -65,6 +75,6 @@ class GradeReport:
         return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
 
     def to_json(self) -> dict:
-        return {"exercise": self.exercise, "file": self.file, "device": self.device,
-                "seed": self.seed, "passed": self.passed, "duration_s": round(self.duration_s, 3),
+        return {"version": SCHEMA_VERSION, "exercise": self.exercise, "file": self.file, "device": self.device,
+                "seed": self.seed, "passed": self.passed, "not_run": self.not_run, "duration_s": round(self.duration_s, 3),
                 "checks": [c.to_json() for c in self.checks]}

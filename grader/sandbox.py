@@ -79,6 +79,25 @@ class NotRun(Exception):
     """A check cannot run because something it needs already failed."""
 
 
+def _skip_exception():
+    """pytest's skip outcome: hypothesis re-raises it at once instead of shrinking, so a
+    function known to be a stub costs no round trip in later checks."""
+    import pytest
+
+    return pytest.skip.Exception
+
+
+@dataclass
+class SentCall:
+    """What the parent sent to the learner for one call: shown with a failure as its input."""
+
+    target: str
+    args: list
+    kwargs: dict
+    handles: tuple = ()
+    count: int = 1    # call_many: how many argument tuples (args holds the first)
+
+
 @dataclass
 class Handle:
     """An object that lives in the child (e.g. a trained encoder); used by id."""
@@ -120,6 +139,7 @@ class LoadResult:
     ok: bool
     missing: list = field(default_factory=list)
     error: dict | None = None
+    defined: list = field(default_factory=list)   # the module's public callables, when names are missing
 
 
 class _OutputDrain(threading.Thread):
@@ -204,10 +224,17 @@ class ChildProcess:
         self.output = bytearray()
         self._drain: _OutputDrain | None = None
         self._oom_killed = False
+        self._setup_unsent = False
         self.starts = 0
 
     # -- life cycle -------------------------------------------------------
     def start(self) -> LoadResult:
+        self.launch()
+        return self.wait_loaded()
+
+    def launch(self) -> None:
+        """Start the process and send its setup; wait_loaded() reads how the import went.
+        Between the two the parent is free (to import torch while the child does)."""
         self.close()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -241,9 +268,21 @@ class ChildProcess:
             # huge virtual reservation, so there only the RSS watchdog applies.
             "memory_limit": (self.memory_limit + 2 * 1024**3) if (self.memory_limit and on_cpu) else None,
         }
-        reply = self._exchange(setup, LOAD_TIMEOUT_S, None, when="while importing the module")
+        try:
+            wire.write_frame(self._req, setup)
+        except (BrokenPipeError, OSError):
+            self._setup_unsent = True
+        else:
+            self._setup_unsent = False
+
+    def wait_loaded(self) -> LoadResult:
+        if self._setup_unsent:
+            raise self._death("before it could receive the inputs")
+        reply = self._exchange(None, LOAD_TIMEOUT_S, None, when="while importing the module")
         if reply.get("ok"):
-            self.load = LoadResult(True, list(reply.get("missing", [])))
+            defined = reply.get("defined", [])
+            self.load = LoadResult(True, list(reply.get("missing", [])),
+                                   defined=[str(n) for n in defined[:500]] if isinstance(defined, list) else [])
         else:
             self.load = LoadResult(False, error=reply.get("error", {}))
         return self.load
@@ -325,7 +364,8 @@ class ChildProcess:
     def _exchange(self, message, timeout, on_event, when="while running"):
         deadline = time.monotonic() + timeout
         try:
-            wire.write_frame(self._req, message)
+            if message is not None:   # None: only read (the setup was sent by launch)
+                wire.write_frame(self._req, message)
         except (BrokenPipeError, OSError):
             raise self._death("before it could receive the inputs") from None
         while True:
@@ -460,11 +500,19 @@ class Learner:
         self.default_timeout = default_timeout
         self.hung: set[str] = set()
         self._poison: SandboxError | None = None
+        # Functions found to raise NotImplementedError, with the message of the first finding;
+        # `settled` are those found in an earlier check (this check's own finding stays a failure).
+        self.unimplemented: dict[str, str] = {}
+        self.settled_unimplemented: set[str] = set()
+        self.sent: list[SentCall] = []   # this check's (or this hypothesis example's) calls
 
     def on(self, device: str) -> "Learner":
         """The same child, calls defaulting to another device."""
         view = Learner(self.child, device, self.default_timeout)
         view.hung = self.hung
+        view.unimplemented = self.unimplemented
+        view.settled_unimplemented = self.settled_unimplemented
+        view.sent = self.sent
         return view
 
     def paused(self):
@@ -477,8 +525,17 @@ class Learner:
         return self.child.threads
 
     def begin_check(self):
-        """A new check starts: forget the previous check's sandbox failure."""
+        """A new check starts: forget the previous check's sandbox failure and calls."""
         self._poison = None
+        self.settled_unimplemented.update(self.unimplemented)
+        self.sent.clear()
+
+    def begin_example(self):
+        """A new hypothesis example starts: only its calls are the failing input's."""
+        self.sent.clear()
+
+    def mark_unimplemented(self, name: str, message: str):
+        self.unimplemented.setdefault(name, message)
 
     @property
     def integrity_events(self):
@@ -491,6 +548,19 @@ class Learner:
                 raise MissingFunction("the module did not import")
             if target in load.missing:
                 raise MissingFunction(f"the spec asks for a function named {target}, and the file defines none")
+        name = self._name(target)
+        if name in self.settled_unimplemented:
+            raise _skip_exception()(f"needs {name}: {self.unimplemented[name]}")
+
+    def _record(self, target, args, kwargs, handle_kwargs=None, count=1):
+        self.sent.append(SentCall(self._name(target), list(args), dict(kwargs),
+                                  tuple(sorted(handle_kwargs or ())), count))
+
+    def _raised(self, reply, target) -> LearnerRaised:
+        error = LearnerRaised(reply.get("error", {}), self._name(target))
+        if error.kind == "not_implemented" and isinstance(target, str):
+            self.mark_unimplemented(target, error.describe())
+        return error
 
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
@@ -513,13 +583,14 @@ class Learner:
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
             "generator_seed": generator_seed,
         }
+        self._record(target, args, kwargs, handle_kwargs)
         cpu_before = self.child.cpu_seconds() if measure_cpu else None
         started = time.perf_counter()
         reply = self._request(request, timeout, on_event, self._name(target), allow_slow)
         seconds = time.perf_counter() - started
         cpu_after = self.child.cpu_seconds() if cpu_before is not None else None
         if not reply.get("ok"):
-            raise LearnerRaised(reply.get("error", {}), self._name(target))
+            raise self._raised(reply, target)
         _check_reply_shape(reply, len(grad or []), len(args) if return_inputs else None)
         return CallResult(
             output=_decode_handles(reply.get("output")),
@@ -539,9 +610,11 @@ class Learner:
         self._check_target(target)
         request = {"op": "call_many", "target": self._target(target), "arg_list": arg_list,
                    "kwargs": kwargs, "device": self.device, "generator_seed": generator_seed}
+        if arg_list:
+            self._record(target, arg_list[0], kwargs, count=len(arg_list))
         reply = self._request(request, timeout, None, self._name(target), False)
         if not reply.get("ok"):
-            raise LearnerRaised(reply.get("error", {}), self._name(target))
+            raise self._raised(reply, target)
         outputs = reply.get("outputs")
         if not isinstance(outputs, list) or len(outputs) != len(arg_list):
             raise _forged(f"{len(arg_list)} outputs were asked for")

@@ -6,8 +6,8 @@ import json
 
 from conftest import ROOT, run_grade
 
-CHECK_KEYS = {"name", "category", "status", "message", "duration_s"}
-TOP_KEYS = {"exercise", "file", "device", "seed", "passed", "duration_s", "checks"}
+CHECK_KEYS = {"name", "category", "status", "message", "duration_s", "input", "replay", "examples"}
+TOP_KEYS = {"version", "exercise", "file", "device", "seed", "passed", "not_run", "duration_s", "checks"}
 STATUSES = {"passed", "failed", "error", "skipped", "timeout"}
 
 
@@ -29,6 +29,12 @@ def test_missing_file_exits_2():
     proc = run_grade("nt_xent", "--file", "does/not/exist.py")
     assert proc.returncode == 2
     assert "no such file" in one_line_error(proc)
+
+
+def test_file_naming_a_folder_says_so(tmp_path):
+    proc = run_grade("nt_xent", "--file", tmp_path)
+    assert proc.returncode == 2
+    assert "is a folder" in one_line_error(proc)
 
 
 def test_bad_option_exits_2_in_one_line():
@@ -57,7 +63,8 @@ def test_skip_accepts_a_category_another_exercise_has():
 
 
 def test_category_and_check_names_are_accepted_by_only():
-    proc = run_grade("nt_xent", "--json", "--seed", "0", "--only", "interface,gradcheck_float64")
+    proc = run_grade("nt_xent", "--json", "--seed", "0", "--only", "interface,gradcheck_float64",
+                     "--file", ROOT / "tests/submissions/nt_xent/wrong_no_validation.py")
     assert proc.returncode == 1, proc.stderr[-2000:]
     names = {c["name"] for c in json.loads(proc.stdout)["checks"]}
     assert "gradcheck_float64" in names and "rejects_mismatched_shapes" in names
@@ -100,7 +107,7 @@ def test_json_schema_and_exit_code_for_a_passing_run():
     proc = run_grade("nt_xent", "--reference", "--json", "--seed", "3", "--skip", "speed")
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
-    assert set(doc) == TOP_KEYS
+    assert set(doc) == TOP_KEYS and doc["version"] == 2
     assert doc["exercise"] == "nt_xent" and doc["device"] == "cpu" and doc["seed"] == 3
     assert doc["passed"] is True and doc["file"] == "solutions/nt_xent.py"
     assert isinstance(doc["duration_s"], float)
@@ -112,12 +119,13 @@ def test_json_schema_and_exit_code_for_a_passing_run():
     assert {"matches_reference", "gradcheck_float64", "does_not_use_reference"} <= set(names)
 
 
-def test_failing_run_exits_1_and_plain_output_has_no_escape_codes():
+def test_failing_run_exits_1_and_plain_output_has_no_escape_codes_or_boxes():
     proc = run_grade("nt_xent", "--seed", "0", "--only", "matches_reference")
     assert proc.returncode == 1
     assert "\x1b[" not in proc.stdout
     assert "not implemented yet" in proc.stdout
     assert "NOT PASSED" in proc.stdout
+    assert not set("│─┃━╭╮╰╯┏┓") & set(proc.stdout), proc.stdout
 
 
 def test_cuda_request_without_cuda_skips_device_checks_with_a_reason():

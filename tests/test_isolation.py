@@ -108,7 +108,7 @@ def test_syntax_error_reports_file_line_and_message():
     doc, _ = grade_hostile("syntax_error.py")
     assert statuses(doc)["module_imports"] == "failed"
     assert message(doc, "module_imports") == "SyntaxError in syntax_error.py line 4: expected ':'"
-    assert statuses(doc)["matches_reference"] == "skipped"
+    assert "matches_reference" not in statuses(doc) and doc["not_run"] > 0
 
 
 def test_exception_at_import_names_type_and_line():
@@ -278,9 +278,29 @@ def test_a_symlink_next_to_a_folder_on_the_way_does_not_grant_it_back(tmp_path):
 
 def test_untouched_stub_says_not_implemented():
     doc = grade_json("nt_xent", "--seed", "0", "--only", QUICK)
-    assert statuses(doc)["matches_reference"] == "failed"
-    assert message(doc, "matches_reference").startswith("not implemented yet")
+    assert statuses(doc)["functions_implemented"] == "failed"
+    assert message(doc, "functions_implemented").startswith("not implemented yet")
     assert statuses(doc)["does_not_use_reference"] == "passed"
+
+
+def test_a_stub_that_plants_a_module_has_it_set_aside_for_later_gradings(tmp_path):
+    # A stub's report ends before pytest imports pdb lazily, so the import guard never meets
+    # the planted pdb.py: the scan at the end sets it aside instead, or the next grading
+    # (to which the file is no longer new) would import it.
+    stub = tmp_path / "stub_that_plants.py"
+    stub.write_text((HERE / "shadows_a_module.py").read_text().replace(
+        "return (z1 * z2).sum() * 0", "raise NotImplementedError"))
+    work = tmp_path / "work"
+    work.mkdir()
+    doc = grade_json("nt_xent", "--file", stub, "--seed", "0", cwd=work, env={"PLANT_DIR": str(work)})
+    assert statuses(doc)["functions_implemented"] == "failed"
+    assert statuses(doc)["does_not_use_reference"] == "failed"
+    assert "pdb.py" in message(doc, "does_not_use_reference")
+    assert not (work / "pdb.py").exists() and (work / "pdb.py.refused-by-grader").exists()
+    later = grade_json("nt_xent", "--file", HERE / "extra_cores.py", "--seed", "0", "--only",
+                       "worked_example_from_spec", cwd=work)
+    assert statuses(later)["does_not_use_reference"] == "passed"
+    assert not (work / "SHADOW_RAN").exists()
 
 
 # -- processes the submission leaves running ---------------------------------------------
@@ -400,7 +420,7 @@ def test_a_forged_bytecode_cache_in_the_kit_fails_integrity_and_is_deleted():
         assert "grader/__pycache__/results." in message(doc, "does_not_use_reference")
         assert not pyc.exists()  # deleted: it cannot take effect in a later grading
         later = grade_json("nt_xent", "--seed", "0", "--only", "worked_example_from_spec")
-        assert statuses(later)["worked_example_from_spec"] == "failed"
+        assert statuses(later)["functions_implemented"] == "failed"   # the untouched stub
         assert not marker.exists()
     finally:
         pyc.unlink(missing_ok=True)

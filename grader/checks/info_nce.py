@@ -26,6 +26,10 @@ from grader.timing import WithFreshTensor, compare_at_each, compare_speed, verif
 
 REQUIRED = ["info_nce"]
 THREADS = 1
+# Once the loss's values differ from the reference, these checks would report the same bug
+# again (gradients, invariances and speed of a wrong loss): they wait for matches_reference.
+CATEGORY_DEPENDS = {category: ("matches_reference",)
+                    for category in ("gradients", "properties", "stability", "speed")}
 # A batch of queries against a shared queue of negatives that needs no gradient (MoCo's setup),
 # timed at two shapes (N, M): each loop over one dimension is cheap where the other is long.
 # A long queue with few queries shows a loop over the queue's rows (6.6-7.2x in the grader here);

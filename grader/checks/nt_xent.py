@@ -21,6 +21,10 @@ from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
 REQUIRED = ["nt_xent"]
 THREADS = 1
+# Once the loss's values differ from the reference, these checks would report the same bug
+# again (gradients, invariances and speed of a wrong loss): they wait for matches_reference.
+CATEGORY_DEPENDS = {category: ("matches_reference",)
+                    for category in ("gradients", "properties", "stability", "speed")}
 # At N = 2048 a Python loop over the 2N rows is 4-5x the reference here; at N = 256, where
 # each row's own work is small, its per-row overhead shows (10-14x).
 SPEED_SIZES, SPEED_D, SPEED_LIMIT = (2048, 256), 128, 3.0

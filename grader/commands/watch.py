@@ -30,6 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
     parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
                         help="training time budget (contrastive_mnist)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every check and failure in full (default: the compact report)")
     parser.add_argument("--interval", type=positive_float, default=0.5,
                         help="seconds between two looks at the file (default 0.5)")
     # for tests and scripts: stop after this many gradings / seconds
@@ -98,6 +100,7 @@ def run(args) -> int:
                 out.print(f"watch · {exercise.name} · {shown} · run {runs} · "
                           f"{time.strftime('%H:%M:%S')} · seed {seed} · "
                           f"hints shown {hints}/{total} · Ctrl-C to stop")
+                out.print("grading...", style="dim")
                 sys.stdout.flush()
                 try:
                     report = grade(exercise, path, device=args.device, seed=seed,
@@ -114,7 +117,7 @@ def run(args) -> int:
                 if stop.stopped:  # Ctrl-C while pytest ran: its report is incomplete
                     break
                 if report is not None:
-                    render(report, out)
+                    render(report, out, compact=not args.verbose)
                     if record:
                         progress.record_grading(exercise, report, filtered=bool(only or skip),
                                                 mode="watch")

@@ -15,4 +15,5 @@ with open(os.path.join(folder, "zz_planted.pth"), "w") as f:
 
 
 def nt_xent(z1, z2, temperature=0.5):
-    raise NotImplementedError
+    # a wrong loss, not the stub: a stub's report ends before pytest imports anything lazily
+    return (z1 * z2).sum() * 0
