@@ -101,6 +101,10 @@ def show_history(out, data: dict, name: str) -> None:
     out.print(table)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def run(args) -> int:
     if args.exercise:
         load_exercise(args.exercise)  # a usage error for an unknown name
@@ -117,10 +121,10 @@ def run(args) -> int:
         return 0
     t = doc["totals"]
     quiz = doc["quiz"]
-    out.print(f"Passed {t['passed']} of {t['exercises']} exercises ({t['attempted']} attempted) · "
-              f"{t['attempts']} gradings · {t['hints_used']} hints used · "
-              f"{t['mock_interviews']} mock interviews · quiz {quiz['correct']}/{quiz['asked']} "
-              f"correct in {quiz['sessions']} sessions")
+    out.print(f"Passed {t['passed']} of {t['exercises']} exercises, {t['attempted']} more started "
+              f"and not passed yet · {_count(t['attempts'], 'grading')} · {_count(t['hints_used'], 'hint')} "
+              f"used · {_count(t['mock_interviews'], 'mock interview')} · quiz {quiz['correct']}/"
+              f"{quiz['asked']} correct in {_count(quiz['sessions'], 'session')}")
     table = Table(title="per exercise", title_justify="left")
     table.add_column("exercise", no_wrap=True)
     table.add_column("status", no_wrap=True)
