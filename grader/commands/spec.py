@@ -149,7 +149,55 @@ def readable_markdown(text: str) -> str:
         out.append(_inline(line))
     if display is not None:  # unterminated: show what there is
         out.append("    " + latex_to_text(" ".join(display)))
-    return "\n".join(out) + "\n"
+    return "\n".join(protect_table_pipes(out)) + "\n"
+
+
+_DELIMITER_ROW = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def protect_table_pipes(lines: list[str]) -> list[str]:
+    """Escape each `|` inside a code span of a table row as `\\|`.
+
+    GitHub-flavoured Markdown splits table cells at every unescaped `|`, code spans
+    included, so `log p(k|q)` in a cell would end the cell at `log p(k`. An escaped
+    pipe is a literal `|`, also inside code, and is shown without its backslash.
+    """
+    out, in_fence, in_table = [], False, False
+    for k, line in enumerate(lines):
+        if _FENCE.match(line.lstrip()):
+            in_fence = not in_fence
+            in_table = False
+        elif in_fence or not line.strip():
+            in_table = False
+        elif not in_table and "|" in line and k + 1 < len(lines) \
+                and "|" in lines[k + 1] and _DELIMITER_ROW.match(lines[k + 1]):
+            in_table = True
+        out.append(_escape_code_pipes(line) if in_table and not in_fence else line)
+    return out
+
+
+def _escape_code_pipes(row: str) -> str:
+    out, i = [], 0
+    while i < len(row):
+        ch = row[i]
+        if ch == "\\":  # an escape outside code: keep it and the character it escapes
+            out.append(row[i:i + 2])
+            i += 2
+            continue
+        if ch != "`":
+            out.append(ch)
+            i += 1
+            continue
+        run = re.match(r"`+", row[i:]).group(0)
+        close = re.search(rf"(?<!`){run}(?!`)", row[i + len(run):])
+        if close is None:  # an unmatched backtick run is literal text
+            out.append(run)
+            i += len(run)
+            continue
+        body = row[i + len(run):i + len(run) + close.start()]
+        out.append(run + re.sub(r"(?<!\\)\|", r"\\|", body) + run)
+        i += len(run) + close.end()
+    return "".join(out)
 
 
 def _inline(line: str) -> str:
