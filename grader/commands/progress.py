@@ -41,9 +41,20 @@ def exercise_rows(data: dict) -> list[dict]:
             "hints_used": int(ex.get("hints_shown", 0)),
             "hints_total": len(exercise.hints) if exercise else None,
             "resets": int(ex.get("resets", 0)),
+            "solution_seen": ex.get("solution_seen"),
+            "solution_seen_before_pass": bool(ex.get("solution_seen_before_pass", False)),
             "in_kit": exercise is not None,
         })
     return rows
+
+
+def solution_text(row: dict) -> Text:
+    """Whether the reference was seen: '—', 'seen', or 'seen before pass' (grade solution --force)."""
+    if not row["solution_seen"]:
+        return Text("—")
+    if row["solution_seen_before_pass"]:
+        return Text("seen before pass", style="yellow")
+    return Text("seen")
 
 
 def quiz_summary(data: dict) -> dict:
@@ -71,6 +82,7 @@ def document(data: dict) -> dict:
                    "attempted": sum(r["status"] == "attempted" for r in in_kit),
                    "attempts": sum(r["attempts"] for r in rows),
                    "hints_used": sum(r["hints_used"] for r in rows),
+                   "solutions_seen_before_pass": sum(r["solution_seen_before_pass"] for r in rows),
                    "mock_interviews": len(data["mocks"])},
         "exercises": rows,
         "quiz": quiz_summary(data),
@@ -119,7 +131,9 @@ def run(args) -> int:
     quiz = doc["quiz"]
     out.print(f"Passed {t['passed']} of {t['exercises']} exercises ({t['attempted']} attempted) · "
               f"{t['attempts']} gradings · {t['hints_used']} hints used · "
-              f"{t['mock_interviews']} mock interviews · quiz {quiz['correct']}/{quiz['asked']} "
+              + (f"{t['solutions_seen_before_pass']} solutions seen before passing · "
+                 if t["solutions_seen_before_pass"] else "")
+              + f"{t['mock_interviews']} mock interviews · quiz {quiz['correct']}/{quiz['asked']} "
               f"correct in {quiz['sessions']} sessions")
     table = Table(title="per exercise", title_justify="left")
     table.add_column("exercise", no_wrap=True)
@@ -128,6 +142,7 @@ def run(args) -> int:
     table.add_column("best", justify="right")
     table.add_column("first pass")
     table.add_column("hints", justify="right")
+    table.add_column("solution", no_wrap=True)
     table.add_column("last try", no_wrap=True)
     for r in doc["exercises"]:
         best = "—" if r["best_score"] is None else f"{100 * r['best_score']:.0f}%"
@@ -138,7 +153,7 @@ def run(args) -> int:
                      f"try {r['attempts_to_first_pass'] or '?'}")
         table.add_row(r["name"] + ("" if r["in_kit"] else " (gone)"),
                       Text(r["status"], style=STYLES[r["status"]]), str(r["attempts"]), best,
-                      first, hints, when_text(r["last_attempt"], short=True))
+                      first, hints, solution_text(r), when_text(r["last_attempt"], short=True))
     out.print(table)
     if quiz["by_topic"]:
         qt = Table(title="quiz by topic", title_justify="left")
