@@ -131,7 +131,8 @@ def run(args) -> int:
     quiz = doc["quiz"]
     out.print(f"Passed {t['passed']} of {t['exercises']} exercises ({t['attempted']} attempted) · "
               f"{t['attempts']} gradings · {t['hints_used']} hints used · "
-              + (f"{t['solutions_seen_before_pass']} solutions seen before passing · "
+              + (f"{t['solutions_seen_before_pass']} solution"
+                 f"{'s' if t['solutions_seen_before_pass'] != 1 else ''} seen before passing · "
                  if t["solutions_seen_before_pass"] else "")
               + f"{t['mock_interviews']} mock interviews · quiz {quiz['correct']}/{quiz['asked']} "
               f"correct in {quiz['sessions']} sessions")
