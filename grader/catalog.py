@@ -27,6 +27,7 @@ class Exercise:
     minutes: int = 0
     hints: list = field(default_factory=list)
     functions: list = field(default_factory=list)
+    order: int | None = None  # place in the recommended path, easy to hard (info.toml `order`)
 
     @property
     def stub(self) -> Path:
@@ -61,12 +62,21 @@ def load_exercise(name: str) -> Exercise:
         info = tomllib.loads((folder / "info.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read exercises/{name}/info.toml: {exc}") from None
+    order = info.get("order")
+    if order is not None and (type(order) is not int or order < 1):
+        raise UsageError(f"exercises/{name}/info.toml: order must be a positive integer, "
+                         f"got {order!r}")
     return Exercise(
         name=name, folder=folder, title=info.get("title", name),
         difficulty=info.get("difficulty", ""), topics=list(info.get("topics", [])),
         minutes=int(info.get("estimated_minutes", 0)), hints=list(info.get("hints", [])),
-        functions=list(info.get("functions", [])),
+        functions=list(info.get("functions", [])), order=order,
     )
+
+
+def recommended_order(exercises: list) -> list:
+    """Exercises by their info.toml `order`; those without one last, alphabetically."""
+    return sorted(exercises, key=lambda e: (e.order is None, e.order or 0, e.name))
 
 
 def find_workspace(start: Path | None = None) -> Path | None:

@@ -86,7 +86,8 @@ def empty_state() -> dict:
 ENTRY_FIELDS = {"hints_shown": int, "attempts_total": int, "resets": int,
                 "attempts_to_first_pass": int, "hints_at_first_pass": int,
                 "best_score": (int, float), "started": str, "first_attempt": str,
-                "last_attempt": str, "first_pass": str}
+                "last_attempt": str, "first_pass": str, "solution_seen": str,
+                "solution_seen_before_pass": bool}
 
 
 def _valid(data) -> bool:
@@ -338,6 +339,19 @@ def reveal_hint(name: str, total: int) -> tuple[int, bool]:
 def hints_shown(name: str, data: dict | None = None) -> int:
     data = read() if data is None else data
     return int(data["exercises"].get(name, {}).get("hints_shown", 0))
+
+
+def record_solution_seen(name: str) -> bool:
+    """Note that the reference solution of ``name`` was shown: the first time, and whether
+    that was before the exercise was passed (``grade solution --force``). True when saved."""
+    with update() as state:
+        ex = entry(state.data, name)
+        if "solution_seen" not in ex:
+            ex["solution_seen"] = now_iso()
+        if not ex.get("first_pass"):
+            ex["solution_seen_before_pass"] = True
+        saved = state.writable
+    return saved
 
 
 def record_quiz(session: dict) -> None:

@@ -151,13 +151,26 @@ def test_mock_time_up_writes_both_reports(tmp_path, state_dir):
     assert doc["time_used_s"] == doc["budget_s"] == 60.0
     assert doc["attempts"] == [] and doc["hints_used"] == 0
     assert doc["final_grading"]["exercise"] == "nt_xent" and doc["final_grading"]["passed"] is False
-    assert len(doc["follow_up_questions"]) == 2
+    assert [q["kind"] for q in doc["follow_up_questions"]] == ["exercise", "exercise", "generic"]
     assert all(q["question"].endswith("?") for q in doc["follow_up_questions"])
+    assert doc["final_from_attempt"] is None and "Final grading of your file" in proc.stdout
+    # the spec was shown without its follow-ups; they are in the report, with their answers
+    before = proc.stdout.split("interview over", 1)[0]
+    assert "Contract" in before and "worked example" in before
+    for hidden in ["Follow-up questions an interviewer may ask", "What a good answer contains",
+                   "nt_xent_fast", *(q["question"][:40] for q in doc["follow_up_questions"])]:
+        assert hidden not in before, hidden
+    assert [p["heading"] for p in doc["spec_held_back"]][0] == \
+        "Follow-up questions an interviewer may ask"
     assert set(doc["categories_first_passed"]) == {"interface", "integrity"}
     md = reports[1].read_text()
     for heading in ("# Mock interview: nt_xent", "When each category first passed", "## Attempts",
-                    "## Final grading", "## Follow-up questions"):
+                    "## Final grading", "## Follow-up questions",
+                    "### Follow-up questions an interviewer may ask", "What a good answer contains",
+                    "solutions/nt_xent_fast.py"):
         assert heading in md
+    for q in doc["follow_up_questions"]:
+        assert q["question"] in md and q["notes"] in md
     assert "not implemented yet" in md  # the final grading shows the hidden messages
     mocks = progress.read()["mocks"]
     assert len(mocks) == 1 and mocks[0]["exercise"] == "nt_xent"
@@ -187,6 +200,28 @@ def test_mock_regrades_on_save_hides_messages_and_ends_when_all_pass(tmp_path, s
     assert doc["categories_first_passed"]["interface"]["attempt"] == 2
     assert doc["categories_first_passed"]["integrity"]["attempt"] == 1
     assert doc["hints_used"] == 1
+    # the file did not change after attempt 2: its grading is the final report, not redone
+    assert doc["final_from_attempt"] == 2 and "Final grading of your file" not in out
+    assert progress.read()["exercises"]["nt_xent"]["attempts_total"] == 2
+
+
+def test_mock_time_up_reuses_the_last_grading_of_an_unchanged_file(tmp_path, state_dir):
+    ws = workspace(tmp_path)
+    stub = ws / "nt_xent" / "stub.py"
+    run = Running("mock", "--exercise", "nt_xent", "--minutes", "1", "--clock-speed", "4",
+                  "--interval", "0.1", "--seed", "5", "--only", "interface", cwd=ws)
+    run.wait_for("Ctrl-C ends the interview")
+    save(stub, stub.read_text() + "\n# thinking...\n")
+    run.wait_for("attempt 1:")
+    code, out, err = run.finish()
+    assert code == 1 and "Traceback" not in err
+    assert "time up" in out and "has not changed since attempt 1" in out
+    assert "Final grading of your file" not in out
+    doc = json.loads(next((ws / "mock-reports").glob("*.json")).read_text())
+    assert doc["ended"] == "time up" and doc["final_from_attempt"] == 1
+    assert len(doc["attempts"]) == 1 and doc["attempts"][0]["passed_checks"] == \
+        sum(c["status"] == "passed" for c in doc["final_grading"]["checks"])
+    assert progress.read()["exercises"]["nt_xent"]["attempts_total"] == 1  # graded once
 
 
 def test_mock_ctrl_c_ends_the_interview_and_still_reports(tmp_path, state_dir):

@@ -9,10 +9,11 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import progress
+from grader.catalog import recommended_order
 from grader.commands._common import all_exercises, console, when_text
 
 NAME = "list"
-HELP = "list the exercises with your status: not started, attempted or passed"
+HELP = "list the exercises in the recommended order with your status: not started, attempted, passed"
 
 STYLES = {"not started": "dim", "attempted": "yellow", "passed": "green"}
 
@@ -22,14 +23,14 @@ def add_arguments(parser) -> None:
 
 
 def rows() -> list[dict]:
-    exercises = all_exercises()
+    exercises = recommended_order(all_exercises())
     progress.snapshot_stubs(exercises)
     data = progress.read()
     out = []
     for exercise in exercises:
         ex = data["exercises"].get(exercise.name, {})
         best = ex.get("best_score")
-        out.append({"name": exercise.name, "title": exercise.title,
+        out.append({"name": exercise.name, "order": exercise.order, "title": exercise.title,
                     "difficulty": exercise.difficulty, "topics": exercise.topics,
                     "estimated_minutes": exercise.minutes, "status": progress.status(ex),
                     "best_score": best, "attempts": int(ex.get("attempts_total", 0)),
@@ -48,7 +49,9 @@ def run(args) -> int:
     if not table_rows:
         out.print("No exercises found.")
         return 0
-    table = Table(title="contrastive-kit exercises", title_justify="left", show_lines=True)
+    table = Table(title="contrastive-kit exercises, in the recommended order", title_justify="left",
+                  show_lines=True)
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("exercise · title · topics", ratio=1)
     table.add_column("level", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
@@ -61,12 +64,15 @@ def run(args) -> int:
         cell.append("\n" + row["title"])
         if row["topics"]:
             cell.append("\n" + ", ".join(row["topics"]), style="dim")
-        table.add_row(cell, row["difficulty"] or "—",
+        table.add_row(str(row["order"]) if row["order"] is not None else "—", cell,
+                      row["difficulty"] or "—",
                       f"{row['estimated_minutes']} min" if row["estimated_minutes"] else "—",
                       Text(row["status"], style=STYLES[row["status"]]), best,
                       when_text(row["last_attempt"], short=True))
     out.print(table)
     passed = sum(r["status"] == "passed" for r in table_rows)
-    out.print(f"{passed} of {len(table_rows)} passed · `grade spec NAME` to read one, "
-              f"`grade NAME` to grade it")
+    upcoming = next((r["name"] for r in table_rows if r["status"] != "passed"), None)
+    out.print(f"{passed} of {len(table_rows)} passed"
+              + (f" · next: {upcoming} (`grade next`)" if upcoming else "")
+              + " · `grade spec NAME` to read one, `grade NAME` to grade it")
     return 0

@@ -2,9 +2,11 @@
 
 The learner edits the exercise's file; every save is graded, but only each
 category's pass count is shown (as an interviewer would keep the hidden checks
-to themselves). At the end (time up, every check passed, or Ctrl-C) the file is
-graded once more in full and a report is written to mock-reports/<timestamp>.md
-and .json.
+to themselves). The spec is shown without its follow-up questions, their answers
+and its pointers to solutions: those are for the end. At the end (time up, every
+check passed, or Ctrl-C) the file is graded once more in full, unless it has not
+changed since the last grading, whose report is then reused, and a report is
+written to mock-reports/<timestamp>.md and .json, with the follow-up questions.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 import tomllib
@@ -24,6 +27,7 @@ from rich.text import Text
 
 from grader import progress
 from grader.catalog import UsageError, find_workspace, learner_file, load_exercise
+from grader.commands.spec import headings, readable_markdown, split_for_mock
 from grader.commands._common import (Stopper, all_exercises, category_counts, clock_text, console,
                                      counts_text, file_signature, grade_options, names, positive_float,
                                      sigint_ignored)
@@ -55,6 +59,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
                         help="training time budget (contrastive_mnist)")
     # for tests and scripts
+    parser.add_argument("--verbose", action="store_true",
+                        help="the final report with every check in full, also when time is up")
     parser.add_argument("--clock-speed", type=positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS)
     parser.add_argument("--only", help=argparse.SUPPRESS)
@@ -76,7 +82,11 @@ def choose_exercise(args, rng: random.Random):
     return rng.choice(exercises), "you have passed every exercise; this one is picked at random"
 
 
-def followups(name: str, rng: random.Random, k: int = 2) -> list[dict]:
+def followups(name: str, rng: random.Random, own_count: int = 2,
+              generic_count: int = 1) -> list[dict]:
+    """The interview's follow-up questions: ``own_count`` of the exercise's own, then
+    ``generic_count`` of the generic ones (scaling, false negatives, verification),
+    more generic ones where the exercise has too few of its own."""
     try:
         data = tomllib.loads(FOLLOWUPS.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -87,10 +97,11 @@ def followups(name: str, rng: random.Random, k: int = 2) -> list[dict]:
 
     own = usable(data.get(name, []))
     generic = usable(data.get("generic", []))
-    picked = rng.sample(own, min(k, len(own)))
-    rest = [q for q in generic if q not in picked]
-    picked += rng.sample(rest, min(k - len(picked), len(rest)))
-    return [{"question": q["question"], "notes": q.get("notes", "")} for q in picked]
+    picked = [("exercise", q) for q in rng.sample(own, min(own_count, len(own)))]
+    wanted = own_count + generic_count - len(picked)
+    picked += [("generic", q) for q in rng.sample(generic, min(wanted, len(generic)))]
+    return [{"question": q["question"], "notes": q.get("notes", ""), "kind": kind}
+            for kind, q in picked]
 
 
 class Display:
@@ -196,12 +207,35 @@ def markdown_report(doc: dict) -> str:
         lines.append(f"{i}. {q['question']}")
         if q.get("notes"):
             lines.append(f"   - *A good answer covers:* {q['notes']}")
-    return "\n".join(lines) + "\n"
+    held = doc.get("spec_held_back") or []
+    if held:
+        lines += ["", "## From the spec, held back during the interview", "",
+                  "Follow-up questions with their answers and pointers to solutions, as the "
+                  "spec gives them.", ""]
+        for part in held:
+            if not headings(part["text"].splitlines()):
+                lines += [f"*(from the section \"{part['heading']}\")*", ""]
+            lines += [demote_headings(part["text"]).rstrip("\n"), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def demote_headings(text: str, by: int = 1) -> str:
+    """Markdown with every heading `by` levels deeper (at most 6), to nest it in the report."""
+    lines = text.splitlines()
+    marks = headings(lines)
+    out = []
+    for k, line in enumerate(lines):
+        if k in marks:
+            level, heading = marks[k]
+            out.append("#" * min(6, level + by) + " " + heading)
+        elif k - 1 in marks and re.fullmatch(r" {0,3}(=+|-+)[ \t]*", line):
+            continue  # a setext underline: the heading above is now an ATX one
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def run(args) -> int:
-    from grader.commands.spec import readable_markdown
-
     session = Interview(args)
     out = session.out
     exercise = session.exercise
@@ -213,7 +247,11 @@ def run(args) -> int:
     out.print(Rule(f"mock interview · {exercise.name} · {clock_text(session.budget)}"))
     if session.note:
         out.print(f"Note: {session.note}.")
-    out.print(Markdown(readable_markdown(spec_text), code_theme="ansi_dark", hyperlinks=False))
+    shown, session.held_back = split_for_mock(spec_text)
+    out.print(Markdown(readable_markdown(shown), code_theme="ansi_dark", hyperlinks=False))
+    if session.held_back:
+        out.print(Text("The spec's follow-up questions, their answers and its pointers to "
+                       "solutions are held back until the final report.", style="dim"))
     pristine, _ = progress.pristine_stub(exercise, session.path)
     current = session.path.read_bytes() if session.path.exists() else b""
     if pristine is not None and current != pristine.encode("utf-8"):
@@ -274,6 +312,8 @@ class Interview:
         self.first_passed: dict[str, dict | None] = {}
         self.last_report, self.last_report_sig = None, None
         self.final = None
+        self.final_from_attempt = None  # the attempt whose grading the final report reuses
+        self.held_back: list[dict] = []
         self.stop = None
 
     def grade(self):
@@ -347,7 +387,10 @@ class Interview:
         self.out.print(Rule(f"interview over: {self.ended} · {clock_text(self.time_used)} used"))
         sig = file_signature(self.path)
         if self.last_report is not None and sig == self.last_report_sig:
+            # unchanged since its last full grading: the same seed would give the same report
             self.final = self.last_report
+            self.out.print(f"Your file has not changed since attempt {len(self.attempts)}; "
+                           f"the final report is that grading.")
             return
         if sig is None:
             self.final = self.last_report
@@ -370,13 +413,16 @@ class Interview:
         from grader.report import render
 
         out, final = self.out, self.final
+        if final is not None and final is self.last_report:
+            self.final_from_attempt = len(self.attempts)
         if self.ended_iso is None:
             self.ended_iso = progress.now_iso()
             self.time_used = min(self.clock.elapsed(), self.budget)
         if final is not None:
             for category, _, _ in category_counts(final):
                 self.first_passed.setdefault(category, None)
-            render(final, out)
+            # time up: the compact report (the likely cause in full, the rest a line each)
+            render(final, out, compact=self.ended == "time up" and not self.args.verbose)
         hints_after = min(progress.hints_shown(self.exercise.name), self.hints_total)
         doc = {
             "exercise": self.exercise.name, "title": self.exercise.title,
@@ -391,7 +437,9 @@ class Interview:
             "hints_used": max(0, hints_after - self.hints_before),
             "hints_revealed_total": hints_after, "hints_available": self.hints_total,
             "final_grading": final.to_json() if final is not None else None,
+            "final_from_attempt": self.final_from_attempt,
             "follow_up_questions": followups(self.exercise.name, self.rng),
+            "spec_held_back": self.held_back,
         }
         try:
             md_path, json_path = report_paths(self.folder)
@@ -410,6 +458,11 @@ class Interview:
         out.print("Follow-up questions:")
         for i, q in enumerate(doc["follow_up_questions"], start=1):
             out.print(f"  {i}. {q['question']}")
+        if self.held_back:
+            out.print("The report also holds what a good answer covers, and the spec's own "
+                      "follow-up sections.")
+        else:
+            out.print("The report also holds what a good answer covers.")
         out.print(f"Report written to {md_path} and {json_path.name}")
         return 0 if doc["passed"] else 1
 

@@ -41,9 +41,20 @@ def exercise_rows(data: dict) -> list[dict]:
             "hints_used": int(ex.get("hints_shown", 0)),
             "hints_total": len(exercise.hints) if exercise else None,
             "resets": int(ex.get("resets", 0)),
+            "solution_seen": ex.get("solution_seen"),
+            "solution_seen_before_pass": bool(ex.get("solution_seen_before_pass", False)),
             "in_kit": exercise is not None,
         })
     return rows
+
+
+def solution_text(row: dict) -> Text:
+    """Whether the reference was seen: '—', 'seen', or 'seen before pass' (grade solution --force)."""
+    if not row["solution_seen"]:
+        return Text("—")
+    if row["solution_seen_before_pass"]:
+        return Text("seen before pass", style="yellow")
+    return Text("seen")
 
 
 def quiz_summary(data: dict) -> dict:
@@ -71,6 +82,7 @@ def document(data: dict) -> dict:
                    "attempted": sum(r["status"] == "attempted" for r in in_kit),
                    "attempts": sum(r["attempts"] for r in rows),
                    "hints_used": sum(r["hints_used"] for r in rows),
+                   "solutions_seen_before_pass": sum(r["solution_seen_before_pass"] for r in rows),
                    "mock_interviews": len(data["mocks"])},
         "exercises": rows,
         "quiz": quiz_summary(data),
@@ -123,7 +135,10 @@ def run(args) -> int:
     quiz = doc["quiz"]
     out.print(f"Passed {t['passed']} of {t['exercises']} exercises, {t['attempted']} more started "
               f"and not passed yet · {_count(t['attempts'], 'grading')} · {_count(t['hints_used'], 'hint')} "
-              f"used · {_count(t['mock_interviews'], 'mock interview')} · quiz {quiz['correct']}/"
+              "used · "
+              + (f"{_count(t['solutions_seen_before_pass'], 'solution')} seen before passing · "
+                 if t["solutions_seen_before_pass"] else "")
+              + f"{_count(t['mock_interviews'], 'mock interview')} · quiz {quiz['correct']}/"
               f"{quiz['asked']} correct in {_count(quiz['sessions'], 'session')}")
     table = Table(title="per exercise", title_justify="left")
     table.add_column("exercise", no_wrap=True)
@@ -132,6 +147,7 @@ def run(args) -> int:
     table.add_column("best", justify="right")
     table.add_column("first pass")
     table.add_column("hints", justify="right")
+    table.add_column("solution", no_wrap=True)
     table.add_column("last try", no_wrap=True)
     for r in doc["exercises"]:
         best = "—" if r["best_score"] is None else f"{100 * r['best_score']:.0f}%"
@@ -142,7 +158,7 @@ def run(args) -> int:
                      f"try {r['attempts_to_first_pass'] or '?'}")
         table.add_row(r["name"] + ("" if r["in_kit"] else " (gone)"),
                       Text(r["status"], style=STYLES[r["status"]]), str(r["attempts"]), best,
-                      first, hints, when_text(r["last_attempt"], short=True))
+                      first, hints, solution_text(r), when_text(r["last_attempt"], short=True))
     out.print(table)
     if quiz["by_topic"]:
         qt = Table(title="quiz by topic", title_justify="left")
