@@ -25,6 +25,7 @@ from grader.compare import (  # noqa: F401  (re-exported for checks modules)
     assert_scalar_like,
     assert_shape,
 )
+from grader.i18n import t
 from grader.sandbox import Handle, LearnerRaised  # noqa: F401
 
 _storage: str | None = None
@@ -93,11 +94,11 @@ def learner_raises(*type_names: str, what: str = "this input"):
         if exc.kind == "not_implemented":
             raise
         if not any(exc.is_a(name) for name in type_names):
-            raise AssertionError(f"expected {' or '.join(type_names)} for {what}, "
-                                 f"got {exc.type_name}: {exc.error.get('message', '')}") from None
+            raise AssertionError(t("expected_exception", types=t("or_word").join(type_names), what=what,
+                                   type=exc.type_name, message=exc.error.get("message", ""))) from None
         box.error = exc
         return
-    raise AssertionError(f"expected {' or '.join(type_names)} for {what}, but the call returned normally")
+    raise AssertionError(t("expected_exception_none", types=t("or_word").join(type_names), what=what))
 
 
 @dataclass

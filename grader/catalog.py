@@ -55,8 +55,10 @@ def exercise_names() -> list[str]:
 
 def load_exercise(name: str) -> Exercise:
     if name not in exercise_names():
+        from grader.i18n import t
+
         known = ", ".join(exercise_names()) or "none"
-        raise UsageError(f"unknown exercise {name!r}; known exercises: {known}")
+        raise UsageError(t("unknown_exercise", name=name, known=known))
     folder = EXERCISES_DIR / name
     try:
         info = tomllib.loads((folder / "info.toml").read_text())
@@ -66,12 +68,28 @@ def load_exercise(name: str) -> Exercise:
     if order is not None and (type(order) is not int or order < 1):
         raise UsageError(f"exercises/{name}/info.toml: order must be a positive integer, "
                          f"got {order!r}")
+    text = _localized_info(info)
     return Exercise(
-        name=name, folder=folder, title=info.get("title", name),
-        difficulty=info.get("difficulty", ""), topics=list(info.get("topics", [])),
-        minutes=int(info.get("estimated_minutes", 0)), hints=list(info.get("hints", [])),
+        name=name, folder=folder, title=text.get("title", name),
+        difficulty=info.get("difficulty", ""), topics=list(text.get("topics", [])),
+        minutes=int(info.get("estimated_minutes", 0)), hints=list(text.get("hints", [])),
         functions=list(info.get("functions", [])), order=order,
     )
+
+
+TRANSLATED_INFO = ("title", "topics", "hints")
+
+
+def _localized_info(info: dict) -> dict:
+    """title, topics and hints in the learner's language: info.toml's [zh] table holds the
+    Chinese ones (each falls back to English where it is missing)."""
+    from grader.i18n import DEFAULT, language
+
+    english = {key: info[key] for key in TRANSLATED_INFO if key in info}
+    table = info.get(language()) if language() != DEFAULT else None
+    if not isinstance(table, dict):
+        return english
+    return {**english, **{key: table[key] for key in TRANSLATED_INFO if key in table}}
 
 
 def recommended_order(exercises: list) -> list:

@@ -17,6 +17,7 @@ from pathlib import Path
 from grader import commands
 from grader.catalog import UsageError, exercise_names, learner_file, load_exercise
 from grader.commands._common import positive_float
+from grader.i18n import LANGUAGES, choose, normalize, set_language, t
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -64,14 +65,14 @@ def grade_parser() -> argparse.ArgumentParser:
 
 def resolve_file(args, exercise) -> Path:
     if args.reference and args.file:
-        raise UsageError("use either --file or --reference, not both")
+        raise UsageError(t("file_and_reference"))
     if args.reference:
         return exercise.solution
     path = args.file if args.file else learner_file(exercise)
     if path.is_dir():
-        raise UsageError(f"{path} is a folder; --file takes a Python file")
+        raise UsageError(t("file_is_folder", path=path))
     if not path.is_file():
-        raise UsageError(f"no such file: {path}")
+        raise UsageError(t("no_such_file", path=path))
     return path
 
 
@@ -112,7 +113,7 @@ def run_grade(args) -> int:
     only = _names(args.only)
     skip = _names(args.skip)
     if args.data_dir and not args.data_dir.expanduser().is_dir():
-        raise UsageError(f"--data-dir: no such folder: {args.data_dir}")
+        raise UsageError(t("no_such_folder", path=args.data_dir))
     options = {"data_dir": args.data_dir} if args.data_dir else {}
     if args.budget is not None:
         options["budget"] = args.budget
@@ -124,7 +125,8 @@ def run_grade(args) -> int:
     live = None if args.json else make_console(stderr=True)
     # an exercise that trains shows its own live display (one live display at a time)
     own_display = "budget" in accepted_options(exercise)
-    with _progress_line(None if own_display else live, f"grading {exercise.name} · {path}") as on_result:
+    with _progress_line(None if own_display else live,
+                        t("report_grading", exercise=exercise.name, file=path)) as on_result:
         report = grade(exercise, path, device=args.device, seed=args.seed, thorough=args.thorough,
                        only=only, skip=skip, live=live, options=options, replay_base=replay_base(args),
                        on_result=on_result)
@@ -152,14 +154,34 @@ def _progress_line(console, title: str):
             key = "passed" if result.status.value == "passed" else \
                 "skipped" if result.status.value == "skipped" else "bad"
             seen[key] += 1
-            status.update(f"{title} · {seen['passed']} passed, {seen['bad']} not, "
-                          f"{seen['skipped']} skipped · last: {result.name} {result.status.value}")
+            status.update(f"{title} · " + t("report_progress", passed=seen["passed"], bad=seen["bad"],
+                                                  skipped=seen["skipped"], check=result.name,
+                                                  status=t(f"status_{result.status.value}")))
         yield on_result
+
+
+def take_lang(argv: list[str]) -> str | None:
+    """Remove `--lang X` / `--lang=X` from argv (it is accepted by every command); its value."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang":
+            if i + 1 >= len(argv):
+                raise UsageError(t("unknown_language", lang="", known=", ".join(LANGUAGES)))
+            value = argv[i + 1]
+            del argv[i:i + 2]
+            return value
+        if arg.startswith("--lang="):
+            del argv[i]
+            return arg.split("=", 1)[1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        lang = take_lang(argv)
+        if lang is not None and normalize(lang) is None:
+            raise UsageError(t("unknown_language", lang=lang, known=", ".join(LANGUAGES)))
+        set_language(choose(lang))
         subs = subcommands()
         if not argv or argv[0] in ("-h", "--help"):
             names = ", ".join(exercise_names())
@@ -174,10 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             return module.run(parser.parse_args(argv[1:]))
         return run_grade(grade_parser().parse_args(argv))
     except UsageError as exc:
-        sys.stderr.write(f"grade: error: {exc}\n")
+        sys.stderr.write(f"{t('error_prefix')}{exc}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("grade: interrupted\n")
+        sys.stderr.write(t("interrupted") + "\n")
         return 130
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from grader.i18n import t
 from grader.wire import Received
 
 # (rtol, atol) for values; gradients use atol relative to the largest reference gradient.
@@ -44,13 +45,13 @@ def as_tensor(value, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     kind = getattr(value, "type", type(value).__name__)
-    raise AssertionError(f"{what}: expected a torch.Tensor, got {kind}")
+    raise AssertionError(t("expected_tensor", what=what, kind=kind))
 
 
 def assert_shape(actual, expected_shape, what="output"):
-    t = as_tensor(actual, what)
-    if tuple(t.shape) != tuple(expected_shape):
-        raise AssertionError(f"{what}: expected shape {tuple(expected_shape)}, got {tuple(t.shape)}")
+    value = as_tensor(actual, what)
+    if tuple(value.shape) != tuple(expected_shape):
+        raise AssertionError(t("expected_shape", what=what, expected=tuple(expected_shape), got=tuple(value.shape)))
 
 
 def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
@@ -61,9 +62,9 @@ def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
     worst = diff.nan_to_num(nan=float("inf")).argmax().item()
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), diff.shape))
     where = f"[{', '.join(map(str, index))}]"
-    return (f"largest difference at {where}: expected {expected.double().reshape(-1)[worst].item():.8g}, "
-            f"got {actual.double().reshape(-1)[worst].item():.8g} (abs diff {diff.reshape(-1)[worst].item():.3g}); "
-            f"mean abs diff {diff.mean().item():.3g}")
+    return t("largest_difference", where=where, expected=f"{expected.double().reshape(-1)[worst].item():.8g}",
+             got=f"{actual.double().reshape(-1)[worst].item():.8g}",
+             diff=f"{diff.reshape(-1)[worst].item():.3g}", mean=f"{diff.mean().item():.3g}")
 
 
 def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=None):
@@ -77,7 +78,7 @@ def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=No
     a64, e64 = a.double(), e.double()
     if not torch.isfinite(a64).all() and torch.isfinite(e64).all():
         bad = (~torch.isfinite(a64)).sum().item()
-        raise AssertionError(f"{what}: {bad} non-finite value(s) (inf/nan) where the reference is finite")
+        raise AssertionError(t("non_finite", what=what, count=bad))
     if isinstance(atol, torch.Tensor):   # an elementwise tolerance (see assert_grads_close's extra_atol)
         limit = atol.double() + rtol * e64.abs()
         close = ((a64 - e64).abs() <= limit) | (a64.isnan() & e64.isnan()) | (a64 == e64)
@@ -88,11 +89,10 @@ def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=No
         if isinstance(atol, torch.Tensor):
             atol = float(atol.max()) if atol.numel() else 0.0
         if a.numel() == 1:
-            got = f"expected {e64.item():.8g}, got {a64.item():.8g}"
+            got = t("expected_got", expected=f"{e64.item():.8g}", got=f"{a64.item():.8g}")
         else:
             got = describe_diff(a64, e64)
-        raise AssertionError(f"{what}: values differ from the reference: {got} "
-                             f"(tolerance rtol={rtol:g}, atol={atol:g})")
+        raise AssertionError(t("values_differ", what=what, got=got, rtol=f"{rtol:g}", atol=f"{atol:g}"))
 
 
 def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1.0, extra_atol=None):
@@ -104,16 +104,16 @@ def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1
     where rounding noise is known to be amplified (a short row through a normalization).
     """
     if isinstance(actual_grads, str):
-        raise AssertionError(f"no gradients: {actual_grads}")
+        raise AssertionError(t("no_gradients", why=actual_grads))
     scale = GRAD_RTOL_SCALE.get(dtype, 1e-3)
     extras = list(extra_atol) if extra_atol is not None else [None] * len(names)
     if len(actual_grads) != len(names):
-        raise AssertionError(f"expected {len(names)} gradients ({', '.join(names)}), got {len(actual_grads)}")
+        raise AssertionError(t("gradient_count", count=len(names), names=", ".join(names), got=len(actual_grads)))
     for got, want, name, extra in zip(actual_grads, expected_grads, names, extras):
         if want is None:
             continue
         if got is None:
-            raise AssertionError(f"gradient w.r.t. {name}: none (the output does not depend on {name})")
+            raise AssertionError(t("gradient_none", name=name))
         want = want.detach().cpu()
         peak = want.abs().max().item() if want.numel() else 0.0
         rtol, _ = tolerance(dtype)
@@ -121,18 +121,18 @@ def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1
                 + noise_scale * GRAD_ATOL_FLOOR.get(dtype, 1e-6))
         if extra is not None:
             atol = atol + extra.double().expand(want.shape)
-        assert_close(got, want, what=f"gradient w.r.t. {name}", dtype=dtype, rtol=max(rtol, scale), atol=atol)
+        assert_close(got, want, what=t("gradient_of", name=name), dtype=dtype, rtol=max(rtol, scale), atol=atol)
 
 
 def assert_scalar_like(output, dtype, device, what="output"):
     """The loss contract: a 0-dim tensor with the inputs' dtype and device."""
     if not isinstance(output, Received):
         kind = getattr(output, "type", type(output).__name__)
-        raise AssertionError(f"{what}: expected a 0-dim torch.Tensor, got {kind}")
-    t = output.tensor
-    if t.dim() != 0:
-        raise AssertionError(f"{what}: expected a 0-dim tensor, got shape {tuple(t.shape)}")
-    if t.dtype != dtype:
-        raise AssertionError(f"{what}: expected dtype {dtype}, got {t.dtype}")
+        raise AssertionError(t("expected_0dim_tensor", what=what, kind=kind))
+    value = output.tensor
+    if value.dim() != 0:
+        raise AssertionError(t("expected_0dim", what=what, shape=tuple(value.shape)))
+    if value.dtype != dtype:
+        raise AssertionError(t("expected_dtype", what=what, expected=dtype, got=value.dtype))
     if output.device != torch.device(device).type:
-        raise AssertionError(f"{what}: expected device {device}, got {output.device}")
+        raise AssertionError(t("expected_device", what=what, expected=device, got=output.device))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader import importguard, static
 from grader.catalog import KIT_ROOT, SOLUTIONS_DIR, Exercise, UsageError
+from grader.i18n import t
 from grader.results import CheckResult, GradeReport, Status
 from grader.sandbox import ChildProcess, Learner, SandboxError
 
@@ -57,12 +58,12 @@ def validate_request(exercise: Exercise, only=None, skip=None, options=None) -> 
                     known |= {n for names in selectable_names(load_exercise(other)) for n in names}
         unknown = [name for name in given or () if name not in known]
         if unknown:
-            raise UsageError(f"{flag}: no check or category {', '.join(map(repr, unknown))} in "
-                             f"{exercise.name}; categories: {', '.join(categories)}; "
-                             f"checks: {', '.join(checks)}")
+            raise UsageError(t("unknown_check", flag=flag, names=", ".join(map(repr, unknown)),
+                               exercise=exercise.name, categories=", ".join(categories),
+                               checks=", ".join(checks)))
     for key in options or {}:
         if key not in accepted_options(exercise):
-            raise UsageError(f"--{key.replace('_', '-')} does not apply to {exercise.name}")
+            raise UsageError(t("option_not_for", option=key.replace("_", "-"), exercise=exercise.name))
 
 
 def resolve_device(device: str) -> str:
@@ -193,18 +194,19 @@ def _load_results(child: ChildProcess, sanitize) -> list[CheckResult]:
         return [imports, defines]
     error = load.error or {}
     if error.get("kind") == "syntax":
-        message = f"SyntaxError in {error.get('where', file)}: {error.get('message')}"
+        message = t("syntax_error", where=error.get("where", file), message=error.get("message"))
     elif error.get("kind") == "sandbox":
         message = error.get("message", "")
     elif error.get("kind") == "not_implemented":
-        message = "not implemented yet: the module raises NotImplementedError when imported"
+        message = t("not_implemented_at_import")
     else:
         where = f" ({error['where']})" if error.get("where") else ""
-        message = f"importing {file} raised {error.get('type')}: {error.get('message')}{where}"
+        message = t("import_raised", file=file, type=error.get("type"), message=error.get("message"),
+                    where=where)
     status = Status.TIMEOUT if error.get("status") == "timeout" else Status.FAILED
     return [CheckResult("module_imports", "interface", status, sanitize(message)),
             CheckResult("defines_required_names", "interface", Status.SKIPPED,
-                        "not run: the module did not import")]
+                        t("not_run_no_import"))]
 
 
 def _implemented_result(stubs: dict[str, int], file: Path) -> CheckResult:
@@ -212,17 +214,15 @@ def _implemented_result(stubs: dict[str, int], file: Path) -> CheckResult:
         return CheckResult("functions_implemented", "interface", Status.PASSED)
     listed = ", ".join(f"{name} ({file.name} line {line})" for name, line in stubs.items())
     return CheckResult("functions_implemented", "interface", Status.FAILED,
-                       f"not implemented yet: {listed} still raise{'s' if len(stubs) == 1 else ''} "
-                       f"NotImplementedError")
+                       t("not_implemented_functions", listed=listed))
 
 
 def _missing_message(load, file: Path) -> str:
-    names = ", ".join(load.missing)
-    message = (f"the spec asks for {names}; {file.name} does not define "
-               f"{'it' if len(load.missing) == 1 else 'them'}")
+    message = t("missing_name" if len(load.missing) == 1 else "missing_names",
+                names=", ".join(load.missing), file=file.name)
     guesses = [f"`{close[0]}` for `{name}`" for name in load.missing
                if (close := difflib.get_close_matches(name, load.defined, n=1, cutoff=0.6))]
-    return message + (f" (did you mean {', '.join(guesses)}?)" if guesses else "")
+    return message + (t("did_you_mean", guesses=", ".join(guesses)) if guesses else "")
 
 
 def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | None = None,

@@ -14,6 +14,7 @@ import secrets
 import torch
 
 from grader.compare import as_tensor
+from grader.i18n import t
 
 
 # Drawn per grading (not 1, negative, not public: a backward wrong only at a known value
@@ -40,7 +41,7 @@ def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol
     analytic = learner.call(target, *args, grad=list(wrt), grad_output=upstream(args[wrt[0]].dtype),
                             **kwargs).grads
     if isinstance(analytic, str):
-        raise AssertionError(f"no gradients: {analytic}")
+        raise AssertionError(t("no_gradients", why=analytic))
     perturbed = []
     for i in wrt:
         for j in range(args[i].numel()):
@@ -57,16 +58,11 @@ def finite_difference_check(learner, target, args, wrt, names, *, eps=1e-6, atol
         offset += 2 * count
         numeric = ((pairs[:, 0] - pairs[:, 1]) / (2 * eps)).view_as(args[i])
         if got is None:
-            raise AssertionError(f"gradient w.r.t. {name}: none, but finite differences give "
-                                 f"max |grad| {numeric.abs().max().item():.3g}")
+            raise AssertionError(t("gradient_none_fd", name=name, peak=f"{numeric.abs().max().item():.3g}"))
         got = got.double() / UPSTREAM
         if not torch.allclose(got, numeric, atol=atol, rtol=rtol):
             if torch.allclose(got * UPSTREAM, numeric, atol=atol, rtol=rtol) and numeric.abs().max() > atol:
-                raise AssertionError(
-                    f"gradient w.r.t. {name} ignores the incoming gradient: backpropagating "
-                    f"grad_output = {UPSTREAM:.3f} (the loss scaled by {UPSTREAM:.3f}) gave the gradient "
-                    "of the unscaled loss. A custom backward must multiply by its grad_output.")
+                raise AssertionError(t("gradient_ignores_upstream", name=name, upstream=f"{UPSTREAM:.3f}"))
             diff = (got - numeric).abs()
-            raise AssertionError(f"gradient w.r.t. {name} disagrees with finite differences of your "
-                                 f"own function: max abs diff {diff.max().item():.3g}, "
-                                 f"mean {diff.mean().item():.3g} (atol {atol:g}, rtol {rtol:g})")
+            raise AssertionError(t("gradient_fd_differs", name=name, diff=f"{diff.max().item():.3g}",
+                                   mean=f"{diff.mean().item():.3g}", atol=f"{atol:g}", rtol=f"{rtol:g}"))

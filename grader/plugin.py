@@ -18,6 +18,7 @@ from hypothesis import settings
 
 from grader import api
 from grader.describe import describe_input
+from grader.i18n import t
 from grader.results import CheckResult, Status
 from grader.sandbox import (
     ChildProcess,
@@ -107,7 +108,7 @@ class GraderPlugin:
         for needed in _prerequisites(item):
             result = self._by_name.get(needed)
             if result is not None and result.status is not Status.PASSED:
-                pytest.skip(f"needs {needed}, which {_past(result.status)}")
+                pytest.skip(t("needs_check", check=needed, outcome=_past(result.status)))
 
     def _prepare_hypothesis(self, item):
         """Per grading: the example count (--thorough), and a fresh call record per example."""
@@ -215,8 +216,7 @@ def _prerequisites(item) -> list[str]:
 
 
 def _past(status: Status) -> str:
-    return {Status.FAILED: "failed", Status.ERROR: "ended in an error", Status.TIMEOUT: "timed out",
-            Status.SKIPPED: "did not run"}.get(status, status.value)
+    return t(f"outcome_{status.value}") if status is not Status.PASSED else status.value
 
 
 def _counting(inner):

@@ -248,6 +248,26 @@ def read() -> dict:
     return load().data
 
 
+def read_setting(name: str) -> str | None:
+    """A learner's setting (`grade lang`), read quietly: an unreadable file gives None here and
+    is reported by the commands that need the whole state."""
+    try:
+        data = json.loads(state_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    settings = data.get("settings") if isinstance(data, dict) else None
+    value = settings.get(name) if isinstance(settings, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def write_setting(name: str, value: str) -> None:
+    with update() as state:
+        settings = state.data.setdefault("settings", {})
+        if not isinstance(settings, dict):
+            settings = state.data["settings"] = {}
+        settings[name] = value
+
+
 # ----------------------------------------------------------------------------- per exercise
 
 
@@ -424,6 +444,14 @@ def pristine_stub(exercise, learner: Path) -> tuple[str | None, str]:
     original. When the learner edits the kit's stub in place, the original is the
     snapshot the kit took the first time it saw that stub untouched.
     """
+    from grader.i18n import localized
+
+    translated = localized(exercise.stub)
+    if translated != exercise.stub:   # the stub in the learner's language: an original too
+        try:
+            return translated.read_text(encoding="utf-8"), f"the kit's {exercise.name}/{translated.name}"
+        except OSError:
+            pass
     in_place = learner.resolve() == exercise.stub.resolve()
     if not in_place:
         try:

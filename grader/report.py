@@ -19,15 +19,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grader.i18n import t
 from grader.results import CATEGORY_ORDER, CheckResult, GradeReport, Status
 
-SYMBOLS = {
-    Status.PASSED: ("PASS", "green"),
-    Status.FAILED: ("FAIL", "red"),
-    Status.ERROR: ("ERROR", "red"),
-    Status.TIMEOUT: ("TIMEOUT", "yellow"),
-    Status.SKIPPED: ("skip", "dim"),
-}
+STYLES = {Status.PASSED: "green", Status.FAILED: "red", Status.ERROR: "red", Status.TIMEOUT: "yellow",
+          Status.SKIPPED: "dim"}
+
+
+def symbol(status: Status) -> tuple[str, str]:
+    """The status word in the learner's language, and its style."""
+    return t(f"status_{status.value}"), STYLES[status]
 OUTPUT_SHOWN = 2000
 OUTPUT_SHOWN_COMPACT = 400
 
@@ -62,8 +63,8 @@ def skipped_groups(report: GradeReport) -> list[list[CheckResult]]:
 
 def render(report: GradeReport, console: Console, *, compact: bool = False) -> None:
     plain = not console.is_terminal
-    console.print(Text(f"{report.exercise} · {report.file} · {report.device} · seed {report.seed}",
-                       style="bold"))
+    console.print(Text(t("report_header", exercise=report.exercise, file=report.file,
+                         device=report.device, seed=report.seed), style="bold"))
     failures = failure_groups(report)
     if failures:
         _lead(failures[0], console, plain)
@@ -76,10 +77,9 @@ def render(report: GradeReport, console: Console, *, compact: bool = False) -> N
             _details(group, console, plain)
     for group in skipped_groups(report):
         if compact or len(group) > 1:
-            _one_line(group, console, word="skipped")
+            _one_line(group, console, word=t("report_skipped"))
     if report.not_run:
-        console.print(Text(f"{report.not_run} checks not run: they need the problem above fixed first.",
-                           style="yellow"))
+        console.print(Text(t("report_not_run", count=report.not_run), style="yellow"))
     if not compact:
         for extra in report.extras:
             console.print(extra)
@@ -93,35 +93,35 @@ def _names(group: list[CheckResult]) -> str:
 
 def _lead(group: list[CheckResult], console: Console, plain: bool) -> None:
     first = group[0]
-    word, style = SYMBOLS[first.status]
+    word, style = symbol(first.status)
     body = Text()
-    body.append(first.message or "(no message)")
+    body.append(first.message or t("report_no_message"))
     if first.input:
-        body.append("\n\ninput:\n", style="bold")
+        body.append("\n\n" + t("report_input") + "\n", style="bold")
         body.append(_indent(first.input))
     if first.replay:
-        body.append("\n\nreplay: ", style="bold")
+        body.append("\n\n" + t("report_replay"), style="bold")
         body.append(first.replay)
     if len(group) > 1:
-        body.append("\n\nsame failure in: ", style="bold")
+        body.append("\n\n" + t("report_same_failure"), style="bold")
         body.append(", ".join(c.name for c in group[1:]))
-    title = f"{word}: {_names(group[:1])}  (likely cause: the first failure in check order)"
+    title = f"{word}: {_names(group[:1])}  {t('report_likely_cause')}"
     _block(title, body, console, plain, style)
 
 
 def _details(group: list[CheckResult], console: Console, plain: bool) -> None:
     first = group[0]
-    word, style = SYMBOLS[first.status]
-    body = Text(first.message or "(no message)")
+    word, style = symbol(first.status)
+    body = Text(first.message or t("report_no_message"))
     if first.input:
-        body.append("\ninput: ", style="bold")
+        body.append("\n" + t("report_input") + " ", style="bold")
         body.append(first.input)
     _block(f"{word}: {_names(group)}", body, console, plain, style)
 
 
 def _one_line(group: list[CheckResult], console: Console, word: str | None = None) -> None:
     first = group[0]
-    label, style = (word, "dim") if word else SYMBOLS[first.status]
+    label, style = (word, "dim") if word else symbol(first.status)
     line = Text(f"{label} ", style=style)
     line.append(f"{', '.join(c.name for c in group)}: ", style="bold")
     line.append((first.message or "").splitlines()[0] if first.message else "")
@@ -143,17 +143,18 @@ def _indent(text: str) -> str:
 def _table(report: GradeReport, console: Console, plain: bool, lead: list[CheckResult]) -> None:
     table = Table(box=None if plain else box.SIMPLE_HEAD, show_lines=False, expand=False,
                   pad_edge=False)
-    table.add_column("category", style="bold", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("result", overflow="fold")
-    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column(t("report_col_category"), style="bold", no_wrap=True)
+    table.add_column(t("report_col_check"), no_wrap=True)
+    table.add_column(t("report_col_result"), overflow="fold")
+    table.add_column(t("report_col_time"), justify="right", no_wrap=True)
     lead_names = {c.name for c in lead}
     for category, checks in report.by_category():
         for i, check in enumerate(checks):
-            word, style = SYMBOLS[check.status]
+            word, style = symbol(check.status)
             cell = Text(word, style=style)
             if check.status.is_bad:
-                cell.append("  (above)" if check.name in lead_names else "  (below)", style="default")
+                cell.append("  " + t("report_above" if check.name in lead_names else "report_below"),
+                            style="default")
             elif check.message:
                 cell.append(f"  {check.message.splitlines()[0]}", style="default")
             table.add_row(category if i == 0 else "", check.name, cell, f"{check.duration_s:.2f}s")
@@ -165,22 +166,22 @@ def _learner_output(report: GradeReport, console: Console, plain: bool, limit: i
         return
     shown = report.learner_output[:limit]
     cut = len(report.learner_output) > limit or report.learner_output_bytes > limit
-    note = f", the first {len(shown)} characters shown" if cut else ""
-    _block(f"output of your code ({report.learner_output_bytes} bytes{note})", Text(shown), console,
+    note = t("report_output_cut", shown=len(shown)) if cut else ""
+    _block(t("report_output", bytes=report.learner_output_bytes, note=note), Text(shown), console,
            plain, "dim")
 
 
 def _summary(report: GradeReport, console: Console, compact: bool) -> None:
     counts = report.counts()
     total = len(report.checks)
-    parts = [f"{counts['passed']}/{total} checks passed"]
+    parts = [t("report_checks_passed", passed=counts["passed"], total=total)]
     for key in ("failed", "error", "timeout", "skipped"):
         if counts[key]:
-            parts.append(f"{counts[key]} {key}")
+            parts.append(t(f"report_count_{key}", count=counts[key]))
     if compact:
         per = [f"{category} {sum(c.status is Status.PASSED for c in checks)}/{len(checks)}"
                for category, checks in report.by_category()]
         console.print(Text(" · ".join(per), style="dim"))
     console.print(Text(" · ".join(parts) + f" · {report.duration_s:.1f} s"))
-    console.print(Text("PASSED" if report.passed else "NOT PASSED",
+    console.print(Text(t("report_passed") if report.passed else t("report_not_passed"),
                        style="bold green" if report.passed else "bold red"))

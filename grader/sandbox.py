@@ -60,12 +60,14 @@ class LearnerRaised(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
+        from grader.i18n import t
+
         where = f" ({self.error['where']})" if self.error.get("where") else ""
         if self.kind == "not_implemented":
-            return f"not implemented yet: {self.target or 'the function'} raises NotImplementedError{where}"
+            return t("not_implemented_call", target=self.target or "the function", where=where)
         message = self.error.get("message", "")
         who = self.target or "your code"
-        return f"{who} raised {self.type_name}: {message}{where}".rstrip(": ")
+        return t("learner_raised", who=who, type=self.type_name, message=message, where=where).rstrip(": ")
 
     def is_a(self, name: str) -> bool:
         return name in self.mro

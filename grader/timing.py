@@ -16,6 +16,7 @@ import statistics
 from dataclasses import dataclass
 
 from grader.compare import assert_close, assert_grads_close, as_tensor
+from grader.i18n import t
 from grader.sandbox import ChildTimeout
 
 
@@ -30,8 +31,8 @@ class SpeedResult:
         return self.learner_s / self.reference_s
 
     def describe(self) -> str:
-        return (f"{self.ratio:.2f}x the reference (yours {self.learner_s * 1e3:.1f} ms, "
-                f"reference {self.reference_s * 1e3:.1f} ms, median of {self.reps})")
+        return t("speed_described", ratio=f"{self.ratio:.2f}", mine_ms=f"{self.learner_s * 1e3:.1f}",
+                 reference_ms=f"{self.reference_s * 1e3:.1f}", reps=self.reps)
 
 
 def compare_at_each(settings, label, time_one) -> str:
@@ -97,10 +98,7 @@ def _check_cores(wall_times, cpu_times, threads):
         return
     wall, cpu = sum(wall_times), sum(cpu_times)
     if wall >= MIN_WALL_FOR_CORES_S and cpu > wall * (threads + CORES_SLACK):
-        raise AssertionError(
-            f"your code kept {cpu / wall:.1f} CPU cores busy during the timed calls, but the speed check "
-            f"gives each side {threads} thread{'s' if threads != 1 else ''}: extra threads or processes "
-            f"(torch.set_num_threads, threading, multiprocessing) make the ratio meaningless")
+        raise AssertionError(t("too_many_cores", cores=f"{cpu / wall:.1f}", threads=threads))
 
 
 def compare_speed(learner, reference_child, target, make_args, *, verify, grad=True, kwargs=None,
@@ -119,8 +117,8 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
     try:
         first_mine = learner.call(target, *warm_args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
     except ChildTimeout:
-        raise AssertionError(f"too slow: no answer within {limit:.1f} s, while the reference took "
-                             f"{first_ref.seconds * 1e3:.0f} ms (limit {max_ratio:g}x)") from None
+        raise AssertionError(t("too_slow_timeout", limit=f"{limit:.1f}", reference_ms=f"{first_ref.seconds * 1e3:.0f}",
+                               ratio=f"{max_ratio:g}")) from None
     verify(first_mine, first_ref)
     mine_times, ref_times, mine_cpu = [], [], []
     def learner_call(args):
@@ -142,5 +140,5 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
     _check_cores(mine_times, mine_cpu, getattr(learner, "threads", None))
     result = SpeedResult(statistics.median(mine_times), statistics.median(ref_times), reps)
     if result.ratio > max_ratio:
-        raise AssertionError(f"too slow: {result.describe()}; the limit is {max_ratio:g}x")
+        raise AssertionError(t("too_slow", described=result.describe(), limit=f"{max_ratio:g}"))
     return result

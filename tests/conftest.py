@@ -39,4 +39,6 @@ def state_dir(tmp_path, monkeypatch):
     """Every test records progress in its own folder, never in the user's real state."""
     folder = tmp_path / "state"
     monkeypatch.setenv("CONTRASTIVE_KIT_STATE_DIR", str(folder))
+    # English unless a test asks otherwise, whatever the machine's locale
+    monkeypatch.setenv("CONTRASTIVE_KIT_LANG", "en")
     return folder

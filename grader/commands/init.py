@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from grader import progress
+from grader.i18n import language
 from grader.catalog import WORKSPACE_MARKER, UsageError, find_workspace
 from grader.commands._common import all_exercises, console
 
@@ -55,6 +56,7 @@ def run(args) -> int:
             tmp = target / f".{exercise.name}.copying-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(exercise.folder, tmp, ignore=SKIP)
+            _stub_in_language(tmp)
             os.replace(tmp, dest)
             copied.append(exercise.name)
     except OSError as exc:
@@ -70,3 +72,14 @@ def run(args) -> int:
     out.print(f"Next: cd {target} && grade list; edit NAME/stub.py, then run `grade NAME` "
               f"anywhere inside the workspace.")
     return 0
+
+
+def _stub_in_language(folder: Path) -> None:
+    """The workspace's stub.py in the learner's language (stub.zh.py: the same code, its
+    docstrings and TODO comments translated); the other language's stub is not copied."""
+    lang = language()
+    for twin in folder.glob("stub.*.py"):
+        if twin.name == f"stub.{lang}.py":
+            os.replace(twin, folder / "stub.py")
+        else:
+            twin.unlink()

@@ -26,6 +26,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from grader import progress
+from grader.i18n import localized, localized_in
 from grader.catalog import UsageError, find_workspace, learner_file, load_exercise
 from grader.commands.spec import headings, readable_markdown, split_for_mock
 from grader.commands._common import (Stopper, all_exercises, category_counts, clock_text, console,
@@ -88,7 +89,7 @@ def followups(name: str, rng: random.Random, own_count: int = 2,
     ``generic_count`` of the generic ones (scaling, false negatives, verification),
     more generic ones where the exercise has too few of its own."""
     try:
-        data = tomllib.loads(FOLLOWUPS.read_text(encoding="utf-8"))
+        data = tomllib.loads(localized_in(FOLLOWUPS).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         data = {}
 
@@ -240,7 +241,7 @@ def run(args) -> int:
     out = session.out
     exercise = session.exercise
     try:
-        spec_text = exercise.spec.read_text(encoding="utf-8")
+        spec_text = localized(exercise.spec).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         spec_text = (f"*(the spec of {exercise.name} cannot be read: "
                      f"{getattr(exc, 'strerror', None) or exc})*\n")

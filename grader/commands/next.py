@@ -15,6 +15,7 @@ from rich.markdown import Markdown
 from rich.rule import Rule
 
 from grader import progress
+from grader.i18n import localized
 from grader.catalog import learner_file, recommended_order
 from grader.commands._common import all_exercises, console
 from grader.commands.spec import headings, readable_markdown
@@ -65,7 +66,7 @@ def run(args) -> int:
         return 0
     exercise = open_ones[0]
     try:
-        summary = spec_summary(exercise.spec.read_text(encoding="utf-8"))
+        summary = spec_summary(localized(exercise.spec).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         summary = (f"*(the spec cannot be read: {getattr(exc, 'strerror', None) or exc})*\n")
     progress.touch(exercise.name)

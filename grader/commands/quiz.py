@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import progress
+from grader.i18n import localized_in
 from grader.catalog import UsageError
 from grader.commands._common import console, positive_int
 
@@ -80,7 +81,7 @@ def load_banks(folder: Path = QUIZ_DIR) -> dict[str, tuple[str, list[Question]]]
         if path.stem in NOT_BANKS:
             continue
         try:
-            topic, title, questions = _parse_bank(path)
+            topic, title, questions = _parse_bank(localized_in(path))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
             progress.warn(f"skipping quiz bank {path.name}: {exc}")
             continue

@@ -9,6 +9,7 @@ from rich.markdown import Markdown
 from grader import progress
 from grader.catalog import UsageError, load_exercise
 from grader.commands._common import console
+from grader.i18n import localized
 
 NAME = "spec"
 HELP = "show an exercise's spec (rich Markdown; LaTeX math shown as plain text)"
@@ -346,7 +347,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     exercise = load_exercise(args.exercise)
     try:
-        text = exercise.spec.read_text(encoding="utf-8")
+        text = localized(exercise.spec).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read exercises/{exercise.name}/spec.md: "
                          f"{getattr(exc, 'strerror', None) or exc}") from None

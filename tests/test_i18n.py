@@ -1,0 +1,183 @@
+"""The Chinese edition: every translation says what its English source says, and is up to date.
+
+Each twin records the sha256 of the English text it translates (grader/i18n.py): a test fails
+when the English changes and the twin was not updated and restamped.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import string
+import tomllib
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+
+from conftest import ROOT, SUBMISSIONS, run_grade
+from grader import i18n
+from grader.catalog import EXERCISES_DIR, exercise_names
+
+QUIZ = ROOT / "grader" / "quiz"
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name.split("!")[0].split(":")[0] for _, name, _, _ in string.Formatter().parse(template)
+            if name is not None}
+
+
+def test_message_catalogues_have_the_same_ids_and_placeholders():
+    english, chinese = i18n.catalogue("en"), i18n.catalogue("zh")
+    assert set(chinese) == set(english), set(chinese) ^ set(english)
+    for key, template in english.items():
+        assert _placeholders(chinese[key]) == _placeholders(template), key
+
+
+def test_language_is_chosen_by_flag_env_setting_then_locale(monkeypatch):
+    monkeypatch.setattr(i18n, "_stored", lambda: None)
+    assert i18n.choose("zh", environ={}) == "zh"
+    assert i18n.choose(None, environ={"CONTRASTIVE_KIT_LANG": "zh"}) == "zh"
+    assert i18n.choose("en", environ={"CONTRASTIVE_KIT_LANG": "zh"}) == "en"
+    assert i18n.choose(None, environ={"LANG": "zh_CN.UTF-8"}) == "zh"
+    assert i18n.choose(None, environ={"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert i18n.choose(None, environ={}) == "en"
+    monkeypatch.setattr(i18n, "_stored", lambda: "zh")
+    assert i18n.choose(None, environ={"LANG": "en_US.UTF-8"}) == "zh"
+
+
+def test_grade_lang_stores_the_setting_and_every_command_follows_it():
+    assert run_grade("lang", "zh").returncode == 0
+    proc = run_grade("no_such_exercise", env={"CONTRASTIVE_KIT_LANG": ""})
+    assert proc.returncode == 2 and "没有名为" in proc.stderr
+    assert "no_such_exercise" in run_grade("no_such_exercise", "--lang", "en").stderr
+    proc = run_grade("lang", "xx")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_json_keeps_english_keys_and_check_names_with_chinese_messages():
+    proc = run_grade("nt_xent", "--lang", "zh", "--json", "--seed", "0", "--file",
+                     SUBMISSIONS / "nt_xent" / "wrong_temperature_multiplied.py", "--only", "correctness")
+    doc = json.loads(proc.stdout)
+    check = next(c for c in doc["checks"] if c["name"] == "worked_example_from_spec")
+    assert check["status"] == "failed" and "数值与参考实现不一致" in check["message"]
+    assert {"name", "category", "status", "message"} <= set(check)
+
+
+def test_chinese_report_of_a_failing_submission_fits_80_columns():
+    proc = run_grade("nt_xent", "--lang", "zh", "--seed", "0", "--skip", "speed", "--file",
+                     SUBMISSIONS / "nt_xent" / "wrong_temperature_multiplied.py", env={"COLUMNS": "80"})
+    assert proc.returncode == 1 and "未全部通过" in proc.stdout
+    widest = max(cell_len(line) for line in proc.stdout.splitlines())
+    assert widest <= 80, widest
+
+
+# -- translated files ------------------------------------------------------------------------
+def _twins(pattern_root: Path, glob: str) -> list[Path]:
+    return sorted(pattern_root.glob(glob))
+
+
+def _stale(twin: Path) -> str | None:
+    source = i18n.english_of(twin)
+    recorded = i18n.recorded_sha256(twin)
+    if recorded is None:
+        return f"{twin} records no source hash (python -m grader.i18n stamp {twin})"
+    if recorded != i18n.sha256_of(source):
+        return f"{source} changed since {twin} was translated: update it, then restamp it"
+    return None
+
+
+ALL_TWINS = (_twins(EXERCISES_DIR, "*/spec.zh.md") + _twins(EXERCISES_DIR, "*/stub.zh.py")
+             + _twins(QUIZ / "zh", "*.toml") + _twins(ROOT / "docs", "*.zh.md")
+             + _twins(ROOT, "README.zh.md"))
+
+
+@pytest.mark.parametrize("twin", ALL_TWINS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_translation_is_of_the_current_english_text(twin):
+    assert _stale(twin) is None, _stale(twin)
+
+
+def _headings(text: str) -> list[int]:
+    body = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", body, re.M)]
+
+
+def _code_blocks(text: str) -> list[str]:
+    return re.findall(r"```.*?```", text, flags=re.S)
+
+
+def _inline_code(text: str) -> set[str]:
+    body = re.sub(r"```.*?```", "", text, flags=re.S)
+    return set(re.findall(r"`([^`\n]+)`", body))
+
+
+def _numbers(text: str) -> set[str]:
+    body = re.sub(r"```.*?```", "", text, flags=re.S)
+    return set(re.findall(r"(?<![\w.])\d+\.\d+|(?<![\w.])\d{2,}(?![\w.])", body))
+
+
+SPEC_TWINS = _twins(EXERCISES_DIR, "*/spec.zh.md") + _twins(ROOT / "docs", "*.zh.md")
+
+
+@pytest.mark.parametrize("twin", SPEC_TWINS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_translated_page_keeps_structure_code_formulas_and_numbers(twin):
+    english = i18n.english_of(twin).read_text(encoding="utf-8")
+    chinese = twin.read_text(encoding="utf-8")
+    assert _headings(chinese) == _headings(english), "the same sections, in the same order"
+    assert _code_blocks(chinese) == _code_blocks(english), "code blocks are not translated"
+    missing = _inline_code(english) - _inline_code(chinese)
+    assert not missing, f"formulas and code spans of the English text missing: {sorted(missing)[:10]}"
+    lost = _numbers(english) - _numbers(chinese)
+    assert not lost, f"numbers of the English text missing: {sorted(lost)[:10]}"
+
+
+def _code_only(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("twin", _twins(EXERCISES_DIR, "*/stub.zh.py"), ids=lambda p: p.parent.name)
+def test_translated_stub_is_the_same_code(twin):
+    assert _code_only(twin.read_text(encoding="utf-8")) == \
+        _code_only(i18n.english_of(twin).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("twin", _twins(QUIZ / "zh", "*.toml"), ids=lambda p: p.name)
+def test_translated_quiz_bank_has_the_same_questions_and_answers(twin):
+    english = tomllib.loads(i18n.english_of(twin).read_text(encoding="utf-8"))
+    chinese = tomllib.loads(twin.read_text(encoding="utf-8"))
+    if twin.stem == "followups":
+        for key, items in english.items():
+            assert len(chinese.get(key, [])) == len(items), key
+            assert all(q.get("question") and q.get("notes") for q in chinese[key]), key
+        return
+    assert chinese.get("topic") == english.get("topic")
+    pairs = zip(english["questions"], chinese["questions"], strict=True)
+    for en, zh in pairs:
+        assert (zh["id"], zh["answer"], len(zh["choices"])) == (en["id"], en["answer"], len(en["choices"]))
+        assert zh["question"] and zh["explanation"]
+
+
+def _infos_with_translation() -> list[Path]:
+    found = []
+    for name in exercise_names():
+        path = EXERCISES_DIR / name / "info.toml"
+        if "zh" in tomllib.loads(path.read_text(encoding="utf-8")):
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("info", _infos_with_translation(), ids=lambda p: p.parent.name)
+def test_translated_info_has_every_hint_and_is_current(info):
+    data = tomllib.loads(info.read_text(encoding="utf-8"))
+    table = data["zh"]
+    assert table.get("title") and len(table.get("hints", [])) == len(data["hints"])
+    assert len(table.get("topics", [])) == len(data["topics"])
+    assert table.get("source_sha256") == i18n.info_text_sha256(data), \
+        f"the English title, topics or hints changed: update [zh] and run python -m grader.i18n stamp {info}"
