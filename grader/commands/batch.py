@@ -363,7 +363,8 @@ def summary_table(entries: list[tuple[dict, dict]], title: str):
     table.add_column("check", no_wrap=True)
     table.add_column("passed", justify="right", no_wrap=True)
     table.add_column("rate", justify="right", no_wrap=True)
-    table.add_column("typical failure")  # the most frequent message; the one column that gives way on a narrow screen
+    # the most frequent message; the one column that gives way on a narrow screen
+    table.add_column("typical failure")
     last_category = None
     for (category, check), slot in sorted(stats.items(), key=lambda kv: (order.get(kv[0][0], len(order)),
                                                                         kv[0][0], kv[0][1])):
