@@ -317,12 +317,14 @@ def build_notebook(exercise_name: str):
     cells += [v4.new_markdown_cell(section) for section in spec_sections(spec)]
     cells.append(v4.new_markdown_cell("## Your solution\n\nLoad the grader once per kernel:"))
     cells.append(v4.new_code_cell("%load_ext grader"))
-    cells.append(v4.new_markdown_cell(f"Edit this cell and run it to grade it (a full grading takes "
-                                      f"several seconds; `--skip speed` is quicker):"))
+    cells.append(v4.new_markdown_cell("Edit this cell and run it to grade it (a full grading takes "
+                                      "several seconds; `--skip speed` is quicker):"))
     cells.append(v4.new_code_cell(f"%%grade {name}\n{stub.rstrip()}\n"))
     cells.append(v4.new_markdown_cell("Stuck? Each run of the next cell reveals one more hint "
                                       "(recorded in your progress):"))
     cells.append(v4.new_code_cell(f"# %grade_hint {name}"))
+    for number, cell in enumerate(cells):  # ids fixed, so that the same kit writes the same file
+        cell.id = f"{cell.cell_type}-{number}"
     notebook = v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
@@ -340,14 +342,22 @@ def write_notebook(exercise_name: str, path: Path, force: bool = False) -> Path:
         raise UsageError(f"{path} already exists; use --force to overwrite it")
     if not path.parent.is_dir():
         raise UsageError(f"no such folder: {path.parent}")
-    notebook = build_notebook(exercise_name)
+    write_atomically(path, nbformat.writes(build_notebook(exercise_name)) + "\n")
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a temporary file beside PATH, then rename it: a reader never sees half a file.
+    The file gets the permissions a plain open() would give it (mkstemp's are 0600)."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(notebook, f)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    return path

@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ def discover(folder: Path, exercise: str, book: Path) -> list[Submission]:
 
     found = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.suffix not in (".py", ".ipynb"):
+        if not _candidate(path):
             continue
         if path.suffix == ".py":
             found.append(Submission(path.name, path))
@@ -103,6 +102,10 @@ def discover(folder: Path, exercise: str, book: Path) -> list[Submission]:
             sub.notes.append(f"the last of {len(cells)} %%grade {exercise} cells was graded")
         found.append(sub)
     return found
+
+
+def _candidate(path: Path) -> bool:
+    return not path.name.startswith(".") and path.suffix in (".py", ".ipynb") and path.is_file()
 
 
 def kit_version() -> str:
@@ -270,20 +273,6 @@ def outcome_word(report: dict) -> str:
     return "passed" if report.get("passed") else "failed"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 def category_columns(reports: list[dict]) -> list[str]:
     from grader.results import CATEGORY_ORDER
 
@@ -421,15 +410,15 @@ def grade_folder(exercise, folder: Path, args) -> int:
 
     from grader.commands._common import console
     from grader.engine import new_seed, validate_request
-    from grader.notebook import grade_arguments, grade_environment
+    from grader.notebook import grade_arguments, grade_environment, write_atomically
 
     only, skip = names(args.only), names(args.skip)
     validate_request(exercise, only, skip)
+    if not any(_candidate(p) for p in folder.iterdir()):
+        raise UsageError(f"no .py or .ipynb files in {folder}")
     book = folder / GRADEBOOK
     book.mkdir(exist_ok=True)
     subs = discover(folder, exercise.name, book)
-    if not subs:
-        raise UsageError(f"no .py or .ipynb files in {folder}")
     seed = new_seed() if args.seed is None else args.seed
     timed = timed_checks(check_categories(exercise), only, skip)
     untimed_skip = sorted(set(skip or ()) | {c for c in TIMED_CATEGORIES if timed})
@@ -520,11 +509,11 @@ def grade_folder(exercise, folder: Path, args) -> int:
             sub.outcome = outcome_word(sub.report)
         sub.report["file"] = sub.name
         if not sub.cached:
-            _write_atomic(book / f"{sub.name}.json", json.dumps(sub.report, indent=1) + "\n")
-    _write_atomic(folder / "gradebook.csv", gradebook_csv(subs))
+            write_atomically(book / f"{sub.name}.json", json.dumps(sub.report, indent=1) + "\n")
+    write_atomically(folder / "gradebook.csv", gradebook_csv(subs))
     new_cache = {s.name: {"key": s.key, "sha256": s.digest, "kit": version}
                  for s in subs if s.key and s.outcome in ("passed", "failed") and not _incomplete(s.report)}
-    _write_atomic(cache_path, json.dumps({"format": CACHE_FORMAT, "files": new_cache}, indent=1) + "\n")
+    write_atomically(cache_path, json.dumps({"format": CACHE_FORMAT, "files": new_cache}, indent=1) + "\n")
     if interrupted:
         err.print(f"grade: batch interrupted; the files graded so far are in {folder / 'gradebook.csv'}")
         return 130
