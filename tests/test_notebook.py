@@ -125,7 +125,11 @@ def test_a_generated_notebook_grades_its_cells_in_a_real_kernel(tmp_path, state_
     the grader's engine or the reference."""
     assert run_grade("notebook", "nt_xent", cwd=tmp_path).returncode == 0
     notebook = nbformat.read(tmp_path / "nt_xent.ipynb", as_version=4)
-    pids = tmp_path / "pids.txt"
+    # In a folder of its own, made beforehand: with the state folder inside tmp_path, the sandbox
+    # grants the child only the entries beside it on the way that exist when it starts.
+    pids = tmp_path / "markers" / "pids.txt"
+    pids.parent.mkdir()
+    pids.touch()
     marker = f"import os as _os\nopen({str(pids)!r}, 'a').write(f'{{_os.getpid()}}\\n')\n"
     new = nbformat.v4.new_code_cell
     added = [
