@@ -37,6 +37,12 @@ class CheckResult:
     replay: str = ""    # the command that reruns this check on the same examples
     examples: int | None = None   # hypothesis examples run (checks with @given)
 
+    @classmethod
+    def from_json(cls, doc: dict) -> "CheckResult":
+        return cls(doc["name"], doc["category"], Status(doc["status"]), doc.get("message", ""),
+                   float(doc.get("duration_s", 0.0)), doc.get("input", ""), doc.get("replay", ""),
+                   doc.get("examples"))
+
     def to_json(self) -> dict:
         return {"name": self.name, "category": self.category, "status": self.status.value,
                 "message": self.message, "duration_s": round(self.duration_s, 4),
@@ -73,6 +79,14 @@ class GradeReport:
         for c in self.checks:
             groups.setdefault(c.category, []).append(c)
         return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "GradeReport":
+        """A report read back from `grade --json` (any schema version up to SCHEMA_VERSION)."""
+        report = cls(doc["exercise"], doc["file"], doc["device"], doc["seed"],
+                     [CheckResult.from_json(c) for c in doc["checks"]], float(doc.get("duration_s", 0.0)))
+        report.not_run = int(doc.get("not_run", 0))
+        return report
 
     def to_json(self) -> dict:
         return {"version": SCHEMA_VERSION, "exercise": self.exercise, "file": self.file, "device": self.device,
