@@ -49,6 +49,7 @@ class Integrity:
         self.reference_source = b""
         self.started_ns: int | None = None
         self.import_guard = None
+        self.refused_before = 0   # the guard lives as long as the process (watch, mock, dev check)
         self.planted: list[str] = []
 
     def child_limits(self) -> dict:
@@ -69,6 +70,7 @@ class Integrity:
         # submission started.
         self.started_ns = time.time_ns()
         self.import_guard = None if self.is_reference else importguard.install(self.started_ns)
+        self.refused_before = len(self.import_guard.refused) if self.import_guard else 0
 
     def reference_module(self):
         """The reference module, from the source read before the submission started (the file
@@ -109,7 +111,7 @@ class Integrity:
         aside, so that a later grading (to which it is no longer new) cannot import it either."""
         self.scan_planted(set_aside_modules=not checks_ran)
         changed = self._changed()
-        refused = (self.import_guard.refused if self.import_guard else []) + \
+        refused = (self.import_guard.refused[self.refused_before:] if self.import_guard else []) + \
             [f"planted {f}" for f in self.planted]
         if refused:
             return CheckResult("does_not_use_reference", "integrity", Status.FAILED,

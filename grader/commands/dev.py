@@ -1,0 +1,62 @@
+"""`grade dev check [NAME ...]`: verify exercises as a contributor would before a pull request."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+
+from grader.catalog import exercise_names, load_exercise
+from grader.commands._common import console
+
+NAME = "dev"
+HELP = "for contributors: `grade dev check [NAME ...]` verifies exercises (files, info.toml, " \
+       "reference, stub, catalogue)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=["check"])
+    parser.add_argument("exercises", nargs="*", help="exercise names (default: all)")
+    parser.add_argument("--no-catalogue", action="store_true", help="skip grading the catalogue")
+
+
+def run(args) -> int:
+    from grader import devcheck
+    from grader.engine import grade
+
+    names = args.exercises or exercise_names()
+    exercises = [load_exercise(name) for name in names]   # an unknown name is a usage error
+    out = console()
+    table = Table(title="grade dev check", title_justify="left")
+    for column in ("exercise", "what", "result"):
+        table.add_column(column)
+    failures = 0
+
+    def row(name, what, problem):
+        nonlocal failures
+        failures += problem is not None
+        table.add_row(name, what, Text("ok", style="green") if problem is None else Text(problem, style="red"))
+
+    for exercise in exercises:
+        started = time.perf_counter()
+        problems = devcheck.info_problems(exercise)
+        row(exercise.name, "files and info.toml", "; ".join(problems) or None)
+        reference = grade(exercise, exercise.solution, device="cpu", seed=0).to_json()
+        row(exercise.name, "reference passes", devcheck.verdict_problem(reference, devcheck.Expectation("pass")))
+        stub = grade(exercise, exercise.stub, device="cpu", seed=0).to_json()
+        said = any("not implemented yet" in c["message"] for c in stub["checks"] if c["status"] in ("failed", "error"))
+        row(exercise.name, "stub fails as not implemented",
+            None if said and not stub["passed"] else "the untouched stub does not say 'not implemented yet'")
+        if not args.no_catalogue:
+            for path in devcheck.catalogue(exercise.name):
+                expected = devcheck.expectation(path)
+                if expected.requires and not devcheck.installed(expected.requires):
+                    table.add_row(exercise.name, path.name, Text(f"skipped: needs {expected.requires}", style="dim"))
+                    continue
+                doc = grade(exercise, path, device="cpu", **expected.grade_args()).to_json()
+                row(exercise.name, f"{path.name} ({expected.verdict})", devcheck.verdict_problem(doc, expected))
+        table.add_row(exercise.name, "time", f"{time.perf_counter() - started:.1f} s")
+    out.print(table)
+    out.print(Text("all good" if not failures else f"{failures} problem(s)", style="bold green" if not failures else "bold red"))
+    return 0 if not failures else 1

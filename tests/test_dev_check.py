@@ -1,0 +1,47 @@
+"""`grade dev check`: an exercise's files, info.toml, reference, stub and catalogue verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_grade
+from grader.catalog import Exercise, load_exercise
+from grader.devcheck import expectation, info_problems, verdict_problem
+
+
+def test_dev_check_passes_a_complete_exercise():
+    proc = run_grade("dev", "check", "nt_xent", "--no-catalogue")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "reference passes" in proc.stdout and "all good" in proc.stdout
+
+
+def test_dev_check_names_what_a_broken_exercise_lacks(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "info.toml").write_text('title = "x"\nhints = [""]\nfunctions = []\n')
+    exercise = Exercise(name="broken", folder=folder)
+    problems = "; ".join(info_problems(exercise))
+    for expected in ("missing", "format = 2 expected",
+                     "difficulty must be a string", "order must be an integer",
+                     "hints must be non-empty strings", "functions must name at least one function",
+                     "at least 13 expected"):
+        assert expected in problems, (expected, problems)
+    assert not info_problems(load_exercise("nt_xent"))
+
+
+def test_expectations_are_read_from_the_docstring(tmp_path):
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text('"""A bug.\n\nexpect: fail matches_reference, gradcheck_float64\nseed: 7\n"""\n')
+    parsed = expectation(wrong)
+    assert (parsed.verdict, parsed.checks, parsed.seed) == ("fail", ["matches_reference", "gradcheck_float64"], 7)
+    doc = {"passed": False, "checks": [{"name": "matches_reference", "status": "failed"},
+                                       {"name": "gradcheck_float64", "status": "passed"}]}
+    assert "gradcheck_float64 did not catch this bug" in verdict_problem(doc, parsed)
+    right = Path(tmp_path / "right.py")
+    right.write_text('"""Right.\n\nexpect: pass\n"""\n')
+    assert verdict_problem({"passed": True, "checks": [{"name": "a", "status": "passed"}]}, expectation(right)) is None
+
+
+def test_dev_check_of_an_unknown_exercise_is_a_usage_error():
+    proc = run_grade("dev", "check", "no_such_exercise")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
