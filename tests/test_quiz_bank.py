@@ -122,3 +122,21 @@ def test_the_tells_are_measured_right():
                  for q in gamed]
     assert length_tell(one_place)[0] == 0.0 and position_tell(one_place)[0] == 1.0
     assert _correct_is_longest({"choices": ["2N - 1", "2N - 2"], "answer": "B"})  # a tie
+
+
+def test_misconception_bank_is_keyed_to_the_docs_page():
+    page = (DOCS / "misconceptions.md").read_text(encoding="utf-8")
+    items = [int(n) for n in re.findall(r"^## (\d+)\. ", page, re.M)]
+    assert items == list(range(1, len(items) + 1)) and len(items) >= 6, items
+    questions = _questions(QUIZ_DIR / "misconceptions.toml")
+    assert len(questions) >= 6
+    keyed = Counter(int(n) for q in questions
+                    for n in re.findall(r"docs/misconceptions\.md, item (\d+)", _flat(q["explanation"])))
+    assert set(keyed) == set(items), f"misconceptions without a question: {set(items) - set(keyed)}"
+    specs = Path(__file__).resolve().parent.parent / "exercises"
+    for name, wanted in {"nce_loss": {1, 4}, "info_nce": {1}, "nt_xent": {2, 5},
+                         "contrastive_mnist": {2, 3, 6}, "negative_sampler": {2}}.items():
+        text = _flat((specs / name / "spec.md").read_text(encoding="utf-8"))
+        link = re.search(r"\[docs/misconceptions\.md\]\(\.\./\.\./docs/misconceptions\.md\), items? ([\d, and]+)", text)
+        assert link, f"{name}'s spec does not link docs/misconceptions.md"
+        assert {int(n) for n in re.findall(r"\d+", link.group(1))} == wanted, name
