@@ -4,7 +4,8 @@ SimCLR (Chen, Kornblith, Norouzi, Hinton, ICML 2020): two random views of each
 image, an encoder, a small projection head, and the NT-Xent loss over the batch.
 Tuned for a few CPU cores and about a minute: a small CNN with batch norm, strong
 digit-friendly augmentations (affine + elastic warps, stroke thickness, erasing,
-noise), temperature 0.2, AdamW with a learning rate that decays with the clock.
+noise), temperature 0.2, AdamW with a learning rate that decays with the clock,
+batches drawn without replacement (a new permutation of the images each epoch).
 The projection head stays inside train_encoder; the returned Encoder is the
 backbone whose features the grader evaluates.
 """
@@ -132,6 +133,7 @@ def train_encoder(images: torch.Tensor, time_budget_s: float, device: str = "cpu
     batch = min(BATCH, n)
     train_s = max(deadline - start, 1e-3)
     step, last = 0, None
+    order, position = torch.randperm(n, device=device), 0
     encoder.train()
     head.train()
     while True:
@@ -144,8 +146,11 @@ def train_encoder(images: torch.Tensor, time_budget_s: float, device: str = "cpu
         lr = PEAK_LR * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
         for group in opt.param_groups:
             group["lr"] = lr
-        idx = torch.randint(n, (batch,), device=device)
-        x = images[idx]
+        # without replacement: an image drawn twice in a batch would be its own negative
+        if position + batch > n:
+            order, position = torch.randperm(n, device=device), 0
+        x = images[order[position:position + batch]]
+        position += batch
         z1 = head(encoder(augment(x)))
         z2 = head(encoder(augment(x)))
         loss = nt_xent(z1, z2, TEMPERATURE)
