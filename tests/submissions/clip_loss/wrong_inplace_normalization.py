@@ -1,0 +1,32 @@
+"""Bug: normalizes the embeddings in place (div_), changing the caller's tensors.
+
+expect: fail inputs_not_modified
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(a, b):
+    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape:
+        raise ValueError("image_emb and text_emb must both be (N, D) with the same shape")
+
+
+def _logits(image_emb, text_emb, logit_scale):
+    _check(image_emb, text_emb)
+    with torch.no_grad():
+        image_emb.div_(image_emb.norm(dim=1, keepdim=True))
+        text_emb.div_(text_emb.norm(dim=1, keepdim=True))
+    return logit_scale.exp() * image_emb @ text_emb.T
+
+
+def clip_loss(image_emb, text_emb, logit_scale):
+    logits = _logits(image_emb, text_emb, logit_scale)
+    target = torch.arange(logits.shape[0])
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def siglip_loss(image_emb, text_emb, logit_scale, logit_bias):
+    logits = _logits(image_emb, text_emb, logit_scale) + logit_bias
+    labels = 2 * torch.eye(logits.shape[0], dtype=logits.dtype) - 1
+    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]

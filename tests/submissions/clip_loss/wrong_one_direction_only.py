@@ -1,0 +1,25 @@
+"""Bug: CLIP with the image-to-text cross-entropy only (rows), no text-to-image term (columns).
+
+expect: fail clip_matches_reference, symmetric_in_the_two_modalities
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(a, b):
+    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape:
+        raise ValueError("image_emb and text_emb must both be (N, D) with the same shape")
+
+
+def clip_loss(image_emb, text_emb, logit_scale):
+    _check(image_emb, text_emb)
+    logits = logit_scale.exp() * F.normalize(image_emb, dim=1) @ F.normalize(text_emb, dim=1).T
+    return F.cross_entropy(logits, torch.arange(logits.shape[0]))
+
+
+def siglip_loss(image_emb, text_emb, logit_scale, logit_bias):
+    _check(image_emb, text_emb)
+    logits = logit_scale.exp() * F.normalize(image_emb, dim=1) @ F.normalize(text_emb, dim=1).T + logit_bias
+    labels = 2 * torch.eye(logits.shape[0], dtype=logits.dtype) - 1
+    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]

@@ -1,0 +1,26 @@
+"""Bug: SigLIP labels -1 on the diagonal and +1 elsewhere (1 - 2 * eye instead of 2 * eye - 1).
+
+expect: fail siglip_matches_reference, closed_form_on_orthonormal_features, worked_example_from_spec
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(a, b):
+    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape:
+        raise ValueError("image_emb and text_emb must both be (N, D) with the same shape")
+
+
+def clip_loss(image_emb, text_emb, logit_scale):
+    _check(image_emb, text_emb)
+    logits = logit_scale.exp() * F.normalize(image_emb, dim=1) @ F.normalize(text_emb, dim=1).T
+    target = torch.arange(logits.shape[0])
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def siglip_loss(image_emb, text_emb, logit_scale, logit_bias):
+    _check(image_emb, text_emb)
+    logits = logit_scale.exp() * F.normalize(image_emb, dim=1) @ F.normalize(text_emb, dim=1).T + logit_bias
+    labels = 1 - 2 * torch.eye(logits.shape[0], dtype=logits.dtype)
+    return -F.logsigmoid(labels * logits).sum() / logits.shape[0]

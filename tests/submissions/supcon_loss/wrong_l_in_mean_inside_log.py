@@ -1,0 +1,40 @@
+"""Bug: L_in (Khosla et al. eq. 3): the mean over the positives taken inside the log,
+-log(mean_p softmax_p), instead of outside it (L_out, eq. 2). Smaller by Jensen, and the paper
+found it trains worse.
+
+expect: fail worked_example_from_spec, matches_reference
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(features, labels, temperature):
+    if features.dim() != 3:
+        raise ValueError("features must be (B, V, D)")
+    if labels is not None and labels.shape != (features.shape[0],):
+        raise ValueError("labels must be (B,)")
+    if not temperature > 0:
+        raise ValueError("temperature must be > 0")
+
+
+def _rows(features, labels):
+    b, v, d = features.shape
+    z = F.normalize(features, dim=-1).reshape(b * v, d)
+    ids = (labels if labels is not None else torch.arange(b)).repeat_interleave(v)
+    itself = torch.eye(b * v, dtype=torch.bool)
+    positive = (ids[:, None] == ids[None, :]) & ~itself
+    if not positive.any():
+        raise ValueError("no anchor has a positive")
+    return z, itself, positive
+
+
+def supcon_loss(features, labels=None, temperature=0.1):
+    _check(features, labels, temperature)
+    z, itself, positive = _rows(features, labels)
+    logits = (z @ z.T / temperature).masked_fill(itself, float("-inf"))
+    log_prob = logits.log_softmax(dim=1)
+    counts = positive.sum(1)
+    keep = counts > 0
+    log_mean = torch.logsumexp(log_prob.masked_fill(~positive, float("-inf")), dim=1)[keep] - counts[keep].log()
+    return -log_mean.mean()

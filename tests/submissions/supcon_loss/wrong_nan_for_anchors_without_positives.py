@@ -1,0 +1,37 @@
+"""Bug: SupContrast's division by mask.sum(1) without a guard: an anchor whose class has no other
+row gives 0 / 0 = nan, and the mean is nan.
+
+expect: fail anchors_without_positives_left_out, matches_reference
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(features, labels, temperature):
+    if features.dim() != 3:
+        raise ValueError("features must be (B, V, D)")
+    if labels is not None and labels.shape != (features.shape[0],):
+        raise ValueError("labels must be (B,)")
+    if not temperature > 0:
+        raise ValueError("temperature must be > 0")
+
+
+def _rows(features, labels):
+    b, v, d = features.shape
+    z = F.normalize(features, dim=-1).reshape(b * v, d)
+    ids = (labels if labels is not None else torch.arange(b)).repeat_interleave(v)
+    itself = torch.eye(b * v, dtype=torch.bool)
+    positive = (ids[:, None] == ids[None, :]) & ~itself
+    if not positive.any():
+        raise ValueError("no anchor has a positive")
+    return z, itself, positive
+
+
+def supcon_loss(features, labels=None, temperature=0.1):
+    _check(features, labels, temperature)
+    z, itself, positive = _rows(features, labels)
+    logits = (z @ z.T / temperature).masked_fill(itself, float("-inf"))
+    log_prob = logits.log_softmax(dim=1)
+    per_anchor = -torch.where(positive, log_prob, 0.0).sum(1) / positive.sum(1)
+    return per_anchor.mean()
