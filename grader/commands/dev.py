@@ -31,11 +31,11 @@ def run(args) -> int:
     table = Table(title="grade dev check", title_justify="left")
     for column in ("exercise", "what", "result"):
         table.add_column(column)
-    failures = 0
+    problems: list[str] = []
 
     def row(name, what, problem):
-        nonlocal failures
-        failures += problem is not None
+        if problem is not None:
+            problems.append(f"{name}: {what}: {problem}")
         table.add_row(name, what, Text("ok", style="green") if problem is None else Text(problem, style="red"))
 
     for exercise in exercises:
@@ -58,5 +58,8 @@ def run(args) -> int:
                 row(exercise.name, f"{path.name} ({expected.verdict})", devcheck.verdict_problem(doc, expected))
         table.add_row(exercise.name, "time", f"{time.perf_counter() - started:.1f} s")
     out.print(table)
-    out.print(Text("all good" if not failures else f"{failures} problem(s)", style="bold green" if not failures else "bold red"))
-    return 0 if not failures else 1
+    for problem in problems:   # one line each, whole, for logs and for tests/test_catalogue.py
+        out.print(Text(f"PROBLEM {problem}", style="red"), soft_wrap=True)
+    out.print(Text("all good" if not problems else f"{len(problems)} problem(s)",
+                   style="bold green" if not problems else "bold red"))
+    return 0 if not problems else 1
