@@ -259,8 +259,11 @@ def test_progress_totals_and_history(tmp_path, state_dir):
     assert doc["totals"]["exercises"] == len(exercise_names())
     row = next(r for r in doc["exercises"] if r["name"] == "nt_xent")
     assert row["status"] == "attempted" and row["hints_used"] == 1 and row["first_pass"] is None
-    text = run_grade("progress")
+    text = run_grade("progress", env={"COLUMNS": "300"})
     assert text.returncode == 0 and "nt_xent" in text.stdout and "attempted" in text.stdout
+    # 'attempted' in the totals meant started and not passed: said so, and counts agree in number
+    assert "Passed 0 of" in text.stdout and "1 more started and not passed yet" in text.stdout
+    assert "1 grading ·" in text.stdout and "1 hint used" in text.stdout and "0 sessions" in text.stdout
     history = run_grade("progress", "nt_xent")
     assert history.returncode == 0 and "interface" in history.stdout and "filtered" in history.stdout
     bad = run_grade("progress", "nope")

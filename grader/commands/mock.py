@@ -61,7 +61,7 @@ def add_arguments(parser) -> None:
                         help="training time budget (contrastive_mnist)")
     # for tests and scripts
     parser.add_argument("--verbose", action="store_true",
-                        help="the final report with every check in full, also when time is up")
+                        help="the final report with every check in full (default: the compact report)")
     parser.add_argument("--clock-speed", type=positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS)
     parser.add_argument("--only", help=argparse.SUPPRESS)
@@ -422,8 +422,8 @@ class Interview:
         if final is not None:
             for category, _, _ in category_counts(final):
                 self.first_passed.setdefault(category, None)
-            # time up: the compact report (the likely cause in full, the rest a line each)
-            render(final, out, compact=self.ended == "time up" and not self.args.verbose)
+            # compact unless --verbose: the likely cause in full, the rest a line each
+            render(final, out, compact=not self.args.verbose)
         hints_after = min(progress.hints_shown(self.exercise.name), self.hints_total)
         doc = {
             "exercise": self.exercise.name, "title": self.exercise.title,
