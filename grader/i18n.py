@@ -146,6 +146,12 @@ def english_of(twin: Path) -> Path:
     return twin.with_name(f"{stem}{twin.suffix}")
 
 
+def strip_stamp(text: str) -> str:
+    """A twin's text without its stamp line (what a learner's copy of stub.zh.py starts with)."""
+    first, _, rest = text.partition("\n")
+    return rest if STAMP.search(first) else text
+
+
 def recorded_sha256(twin: Path) -> str | None:
     text = twin.read_text(encoding="utf-8")
     if twin.suffix == ".toml":

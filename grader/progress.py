@@ -444,12 +444,12 @@ def pristine_stub(exercise, learner: Path) -> tuple[str | None, str]:
     original. When the learner edits the kit's stub in place, the original is the
     snapshot the kit took the first time it saw that stub untouched.
     """
-    from grader.i18n import localized
+    from grader.i18n import localized, strip_stamp
 
     translated = localized(exercise.stub)
     if translated != exercise.stub:   # the stub in the learner's language: an original too
         try:
-            return translated.read_text(encoding="utf-8"), f"the kit's {exercise.name}/{translated.name}"
+            return strip_stamp(translated.read_text(encoding="utf-8")), f"the kit's {exercise.name}/{translated.name}"
         except OSError:
             pass
     in_place = learner.resolve() == exercise.stub.resolve()

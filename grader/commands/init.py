@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from grader import progress
-from grader.i18n import language
+from grader.i18n import language, strip_stamp
 from grader.catalog import WORKSPACE_MARKER, UsageError, find_workspace
 from grader.commands._common import all_exercises, console
 
@@ -80,6 +80,5 @@ def _stub_in_language(folder: Path) -> None:
     lang = language()
     for twin in folder.glob("stub.*.py"):
         if twin.name == f"stub.{lang}.py":
-            os.replace(twin, folder / "stub.py")
-        else:
-            twin.unlink()
+            (folder / "stub.py").write_text(strip_stamp(twin.read_text(encoding="utf-8")), encoding="utf-8")
+        twin.unlink()

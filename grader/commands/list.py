@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import progress
+from grader.i18n import t
 from grader.catalog import recommended_order
 from grader.commands._common import all_exercises, console, when_text
 
@@ -63,7 +64,7 @@ def run(args) -> int:
         cell = Text(row["name"], style="bold")
         cell.append("\n" + row["title"])
         if row["topics"]:
-            cell.append("\n" + ", ".join(row["topics"]), style="dim")
+            cell.append("\n" + t("list_separator").join(row["topics"]), style="dim")
         table.add_row(str(row["order"]) if row["order"] is not None else "—", cell,
                       row["difficulty"] or "—",
                       f"{row['estimated_minutes']} min" if row["estimated_minutes"] else "—",
