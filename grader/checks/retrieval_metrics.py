@@ -71,7 +71,7 @@ def rank_brackets(query, gallery, query_labels, gallery_labels, exclude_self, sl
     found = relevant.any(1)
     best = sims.masked_fill(~relevant, float("-inf")).amax(1, keepdim=True)
     other = ~relevant & torch.isfinite(sims)
-    lo = 1 + ((sims > best + slack) & other).sum(1)
+    lo = 1 + ((sims >= best + slack) & other).sum(1)   # with slack 0 the rule itself: lo == hi
     hi = 1 + ((sims >= best - slack) & other).sum(1)
     return found, lo, hi
 
@@ -386,11 +386,22 @@ def check_invariant_to_order_and_scale(learner, n, m, d, classes, seed):
 def check_knn_low_temperature_float32(learner, device):
     # exp(cos / 0.01) reaches e^100, beyond float32's largest value (3.4e38, about e^88.7)
     _, train, _, tl = retrieval_case(17, 400, 400, 16, 6, torch.float32, True)
-    test = features(18, 64, 16, torch.float32) * 1.5
+    test = train[:64] + 0.05 * features(18, 64, 16, torch.float32)   # near neighbours: cosines ~0.99
     for temperature in (0.01, 0.02):
         got = learner.call("knn_classify", train, tl, test, k=20, temperature=temperature, device=device).output
         assert_knn(got, knn_accepted(train, tl, test, 20, temperature, COS_SLACK[torch.float32]),
                    f"knn_classify at temperature {temperature} in float32")
+    # each test item has two neighbours above cosine 0.9 (exp(cos / 0.01) > e^90 = inf in float32):
+    # the nearer one, class 7, must win over class 3 (with inf weights they would tie)
+    bases = F.normalize(features(19, 32, 16), dim=1)
+    near = bases + 0.01 * features(20, 32, 16)
+    farther = bases + 0.08 * features(21, 32, 16)
+    pairs = torch.cat([near, farther]).float()
+    pair_labels = torch.cat([torch.full((32,), 7), torch.full((32,), 3)])
+    got = learner.call("knn_classify", pairs, pair_labels, bases.float(), k=20, temperature=0.01, device=device).output
+    assert_knn(got, knn_accepted(pairs, pair_labels, bases.float(), 20, 0.01, COS_SLACK[torch.float32]),
+               "knn_classify at temperature 0.01 in float32 where two neighbours of different classes have "
+               "cosines above 0.9 (subtract the row's largest cosine before exp)")
 
 
 @check("stability")
