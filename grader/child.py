@@ -24,7 +24,9 @@ sys.path.remove(_HERE)
 if os.environ.get("CONTRASTIVE_KIT_TRUST_FILES_BEFORE_NS"):
     importguard.install(int(os.environ.pop("CONTRASTIVE_KIT_TRUST_FILES_BEFORE_NS")))
 
+import contextlib  # noqa: E402
 import importlib.util  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 
@@ -255,6 +257,52 @@ def _reset_threads():
         torch.set_num_threads(_threads)
 
 
+def _return_large_blocks():
+    """glibc raises its mmap threshold as large blocks are freed, then serves them from a heap
+    that keeps what it grew to: the address space then follows the allocator's history, not
+    what the call holds. A fixed threshold (256 KiB) returns every large block at once. It
+    stays for the rest of this process's life (glibc cannot turn its dynamic threshold back
+    on), so the checks that set a budget run after the speed checks."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-3, 256 * 1024)   # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+@contextlib.contextmanager
+def _memory_budget(budget, device):
+    """Cap what the call inside allocates beyond what the process holds when it starts, at
+    budget bytes: on the CPU by lowering the soft address-space limit for the call (an
+    allocation past it fails at once, as a memory error); on CUDA by the allocator's peak,
+    checked after the call. A bound for honest code: the soft limit can be raised again."""
+    if not budget:
+        yield
+        return
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        yield
+        torch.cuda.synchronize()
+        used = torch.cuda.max_memory_allocated() - before
+        if used > budget:
+            raise MemoryError(f"out of memory: the call allocated {used / 2**20:.0f} MiB on the GPU, "
+                              f"more than its budget of {budget / 2**20:.0f} MiB")
+        return
+    _return_large_blocks()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cap = in_use + int(budget)
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _call(request):
     _reset_threads()
     device = request.get("device", "cpu")
@@ -271,7 +319,7 @@ def _call(request):
     if event_global:
         setattr(_module, event_global, _emitter("progress"))
     started = time.perf_counter()
-    with torch.set_grad_enabled(True):
+    with torch.set_grad_enabled(True), _memory_budget(request.get("memory_budget"), device):
         output = fn(*args, **kwargs)
         grads = None
         if grad_args:

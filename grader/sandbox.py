@@ -566,7 +566,8 @@ class Learner:
 
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
-             allow_slow=False, generator_seed=None, measure_cpu=False, **kwargs) -> CallResult:
+             allow_slow=False, generator_seed=None, measure_cpu=False, memory_budget=None,
+             **kwargs) -> CallResult:
         """Run target(*args, **kwargs) in the child on `device`.
 
         grad: indices of args (or True for all tensor args) whose input
@@ -574,6 +575,8 @@ class Learner:
         generator_seed: the child passes generator=torch.Generator(device).manual_seed(seed)
         (a generator cannot cross the process boundary, its seed can).
         measure_cpu: also measure the CPU time the child's session spends on the call.
+        memory_budget: bytes the call (and its backward) may allocate beyond what the child
+        holds when it starts; more fails as a LearnerRaised of kind "memory" (child.py).
         """
         self._check_target(target)
         if grad is True:
@@ -583,7 +586,7 @@ class Learner:
             "grad_args": list(grad or []), "grad_output": grad_output, "return_inputs": return_inputs,
             "device": device or self.device, "event_global": event_global,
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
-            "generator_seed": generator_seed,
+            "generator_seed": generator_seed, "memory_budget": memory_budget,
         }
         self._record(target, args, kwargs, handle_kwargs)
         cpu_before = self.child.cpu_seconds() if measure_cpu else None

@@ -1,0 +1,43 @@
+"""effective_rank with p_k = s_k^2 / sum s_j^2 (the eigenvalues of X^T X) instead of the singular values.
+
+expect: fail effective_rank_matches_reference, worked_example_from_spec
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_number(value, name):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0")
+
+
+def _check_matrix(x, rows=1):
+    if x.dim() != 2 or x.shape[0] < rows or x.shape[1] < 1:
+        raise ValueError(f"expected a 2-D tensor with at least {rows} rows")
+
+
+def alignment(x, y, alpha=2):
+    _check_matrix(x)
+    if x.shape != y.shape:
+        raise ValueError("x and y must have the same shape")
+    _check_number(alpha, "alpha")
+    u, v = F.normalize(x, dim=1), F.normalize(y, dim=1)
+    return (u - v).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(x, t=2):
+    _check_matrix(x, rows=2)
+    _check_number(t, "t")
+    u = F.normalize(x, dim=1)
+    return torch.pdist(u).pow(2).mul(-t).exp().mean().log()
+
+
+def effective_rank(features):
+    _check_matrix(features)
+    s = torch.linalg.svdvals(features).pow(2)
+    if s.sum() == 0:
+        raise ValueError("all-zero matrix")
+    p = s / s.sum()
+    return torch.exp(-torch.special.xlogy(p, p).sum())

@@ -1,0 +1,45 @@
+"""uniformity as the mean over anchors of each row's log-mean-exp (the order of log and mean swapped).
+
+expect: fail uniformity_matches_reference
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_number(value, name):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0")
+
+
+def _check_matrix(x, rows=1):
+    if x.dim() != 2 or x.shape[0] < rows or x.shape[1] < 1:
+        raise ValueError(f"expected a 2-D tensor with at least {rows} rows")
+
+
+def alignment(x, y, alpha=2):
+    _check_matrix(x)
+    if x.shape != y.shape:
+        raise ValueError("x and y must have the same shape")
+    _check_number(alpha, "alpha")
+    u, v = F.normalize(x, dim=1), F.normalize(y, dim=1)
+    return (u - v).norm(dim=1).pow(alpha).mean()
+
+
+def uniformity(x, t=2):
+    _check_matrix(x, rows=2)
+    _check_number(t, "t")
+    n = x.shape[0]
+    u = F.normalize(x, dim=1)
+    logits = (-t * torch.cdist(u, u).pow(2)).masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))
+    return (torch.logsumexp(logits, 1) - math.log(n - 1)).mean()
+
+
+def effective_rank(features):
+    _check_matrix(features)
+    s = torch.linalg.svdvals(features)
+    if s.sum() == 0:
+        raise ValueError("all-zero matrix")
+    p = s / s.sum()
+    return torch.exp(-torch.special.xlogy(p, p).sum())

@@ -1,0 +1,76 @@
+"""Each chunk's gallery sorted by similarity with a stable sort, non-relevant items placed first among equals
+(the stated tie rule); the first relevant position is the rank. Slower, and within the memory budget.
+
+expect: pass
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(query, gallery, query_labels, gallery_labels, exclude_self):
+    if query.dim() != 2 or gallery.dim() != 2 or query.shape[1] != gallery.shape[1]:
+        raise ValueError("query and gallery must be (N, D) and (M, D)")
+    if query_labels.shape != (query.shape[0],) or gallery_labels.shape != (gallery.shape[0],):
+        raise ValueError("one label per row")
+    if exclude_self and query.shape[0] != gallery.shape[0]:
+        raise ValueError("exclude_self needs the same set")
+
+
+def _check_knn(train, train_labels, test, k, temperature):
+    if train.dim() != 2 or test.dim() != 2 or train.shape[1] != test.shape[1]:
+        raise ValueError("features must be 2-D with the same D")
+    if train_labels.shape != (train.shape[0],):
+        raise ValueError("one label per training item")
+    if not (isinstance(k, int) and k >= 1):
+        raise ValueError("k must be a positive int")
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError("temperature must be a finite number > 0")
+
+
+def _ranks(query, gallery, query_labels, gallery_labels, exclude_self, chunk=64):
+    _check(query, gallery, query_labels, gallery_labels, exclude_self)
+    q, g = F.normalize(query, dim=1), F.normalize(gallery, dim=1)
+    ranks = []
+    for a in range(0, len(q), chunk):
+        s = q[a:a + chunk] @ g.T
+        rel = query_labels[a:a + chunk, None] == gallery_labels[None, :]
+        if exclude_self:
+            i = torch.arange(s.shape[0])
+            s[i, a + i] = -math.inf
+            rel[i, a + i] = False
+        # non-relevant first, then a stable sort by similarity keeps them ahead among equals
+        pre = torch.argsort(rel.to(torch.uint8), dim=1, stable=True)
+        order = torch.argsort(torch.gather(s, 1, pre), dim=1, descending=True, stable=True)
+        rel_sorted = torch.gather(torch.gather(rel, 1, pre), 1, order)
+        first = rel_sorted.to(torch.uint8).argmax(dim=1)
+        ranks.append(torch.where(rel.any(1), first + 1, torch.zeros_like(first)))
+    return torch.cat(ranks)
+
+
+def recall_at_k(query, gallery, query_labels, gallery_labels, ks=(1, 5, 10), exclude_self=False):
+    ks = list(ks)
+    if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
+        raise ValueError("ks must be positive ints")
+    r = _ranks(query, gallery, query_labels, gallery_labels, exclude_self)
+    return {k: ((r > 0) & (r <= k)).float().mean().item() for k in ks}
+
+
+def mean_reciprocal_rank(query, gallery, query_labels, gallery_labels, exclude_self=False):
+    r = _ranks(query, gallery, query_labels, gallery_labels, exclude_self).double()
+    return torch.where(r > 0, 1.0 / r.clamp_min(1), torch.zeros_like(r)).mean().item()
+
+
+def knn_classify(train_features, train_labels, test_features, k=20, temperature=0.07):
+    _check_knn(train_features, train_labels, test_features, k, temperature)
+    classes, idx = torch.unique(train_labels, return_inverse=True)
+    tr, te = F.normalize(train_features, dim=1), F.normalize(test_features, dim=1)
+    k = min(k, len(tr))
+    out = []
+    for a in range(0, len(te), 256):
+        s, nn = (te[a:a + 256] @ tr.T).topk(k, dim=1)
+        w = torch.exp((s - s[:, :1]) / temperature)
+        votes = torch.zeros(len(s), len(classes), dtype=w.dtype).scatter_add_(1, idx[nn], w)
+        out.append(classes[votes.argmax(1)])
+    return torch.cat(out)
