@@ -132,6 +132,21 @@ def test_translated_page_keeps_structure_code_formulas_and_numbers(twin):
     assert not lost, f"numbers of the English text missing: {sorted(lost)[:10]}"
 
 
+@pytest.mark.parametrize("twin", _twins(EXERCISES_DIR, "*/spec.zh.md"), ids=lambda p: p.parent.name)
+def test_mock_interview_holds_back_the_same_sections_in_chinese(twin):
+    """grade mock shows the spec without its follow-ups and their answers, in either language."""
+    from grader.commands.spec import headings, split_for_mock
+
+    def held_back(text: str) -> tuple[list[bool], int]:
+        """Which headings, in order, the mock holds back; how many parts it holds back."""
+        shown, held = split_for_mock(text)
+        shown_headings = {title for _, title in headings(shown.splitlines()).values()}
+        return [title not in shown_headings for _, title in headings(text.splitlines()).values()], len(held)
+
+    english = i18n.english_of(twin).read_text(encoding="utf-8")
+    assert held_back(twin.read_text(encoding="utf-8")) == held_back(english)
+
+
 def _code_only(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):

@@ -204,15 +204,19 @@ def _escape_code_pipes(row: str) -> str:
 # ----------------------------------------------------------------------------- the mock's view
 
 # Headings whose section an interviewer keeps for after the exercise: follow-up
-# questions, their answers, pointers to solutions. Matched on the heading's text.
+# questions, their answers, pointers to solutions. Matched on the heading's text, in
+# English and in the Chinese edition's words (spec.zh.md: 追问, 面试官, 参考答案).
 HELD_BACK_HEADING = re.compile(
     r"follow[\s-]*ups?\b|\binterviewers?\b|\bsolutions?\b|\banswer\s+key\b"
-    r"|\b(?:good|model|sample|expected|reference|ideal)\s+answers?\b", re.IGNORECASE)
-# A paragraph line that announces answers ("What a good answer contains:"): held back
-# up to the next heading, even under a heading that is shown.
+    r"|\b(?:good|model|sample|expected|reference|ideal)\s+answers?\b"
+    r"|追问|面试官|(?:参考|标准|理想的?)答案", re.IGNORECASE)
+# A paragraph line that announces answers ("What a good answer contains:", "好的回答应包含："):
+# held back up to the next heading, even under a heading that is shown.
 ANSWER_LEAD = re.compile(
     r"^\s*(?:\*\*|__)?[^.!?]{0,80}\b(?:good|model|sample|expected|reference|ideal)\s+"
-    r"answers?\b[^.!?]{0,80}:?\s*(?:\*\*|__)?:?\s*$", re.IGNORECASE)
+    r"answers?\b[^.!?]{0,80}:?\s*(?:\*\*|__)?:?\s*$"
+    r"|^\s*(?:\*\*|__)?[^。！？.!?]{0,40}(?:好的|理想的?|参考|标准)(?:回答|答案)[^。！？.!?]{0,40}"
+    r"[:：]?\s*(?:\*\*|__)?[:：]?\s*$", re.IGNORECASE)
 SOLUTION_POINTER = re.compile(r"\bsolutions/\w")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
