@@ -15,7 +15,7 @@ from rich.markdown import Markdown
 from rich.rule import Rule
 
 from grader import progress
-from grader.i18n import localized
+from grader.i18n import localized, strip_stamp
 from grader.catalog import learner_file, recommended_order
 from grader.commands._common import all_exercises, console
 from grader.commands.spec import headings, readable_markdown
@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 
 def spec_summary(text: str) -> str:
     """The spec's opening: what comes after its title and before its first section."""
-    lines = text.splitlines()
+    lines = strip_stamp(text).splitlines()
     marks = sorted(headings(lines))
     if not marks:
         return text.strip().split("\n\n", 1)[0].strip() + "\n"
@@ -72,8 +72,8 @@ def run(args) -> int:
     progress.touch(exercise.name)
     position = exercises.index(exercise) + 1
     stub = learner_file(exercise)
-    spec_file = stub.parent / "spec.md"  # a workspace's copy, next to the file to edit
-    file, spec = shown_path(stub), shown_path(spec_file if spec_file.is_file() else exercise.spec)
+    spec_file = localized(stub.parent / "spec.md")  # a workspace's copy, next to the file to edit
+    file, spec = shown_path(stub), shown_path(spec_file if spec_file.is_file() else localized(exercise.spec))
     status = progress.status(data["exercises"].get(exercise.name))
     if args.json:
         sys.stdout.write(json.dumps({
