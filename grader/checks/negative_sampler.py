@@ -319,6 +319,9 @@ def expect_anchor_named(learner, target, args, anchor, count, what):
 # the error-message example: the first short anchor is 6 (label 1, 11 candidates); 10 to 14 too
 SHORT_LABELS = torch.tensor([4] * 6 + [1] * 9 + [2] * 4 + [3])
 SHORT_K, SHORT_ANCHOR, SHORT_COUNT = 12, 6, 11
+# the first short anchor is not the one with the fewest candidates: anchor 0 has 2, anchors 1 and 2
+# have 1 (and the last short anchor, 2, is neither)
+FEWEST_LATER_LABELS, FEWEST_LATER_K, FEWEST_LATER_ANCHOR, FEWEST_LATER_COUNT = torch.tensor([0, 1, 1]), 3, 0, 2
 
 
 # -- interface -------------------------------------------------------------------------------
@@ -336,6 +339,9 @@ def check_sample_negatives_rejects_bad_inputs(learner):
 def check_sample_negatives_error_names_first_short_anchor(learner):
     expect_anchor_named(learner, "sample_negatives", [SHORT_LABELS, SHORT_K], SHORT_ANCHOR, SHORT_COUNT,
                         f"labels {SHORT_LABELS.tolist()} with num_negatives={SHORT_K}")
+    expect_anchor_named(learner, "sample_negatives", [FEWEST_LATER_LABELS, FEWEST_LATER_K], FEWEST_LATER_ANCHOR,
+                        FEWEST_LATER_COUNT, f"labels {FEWEST_LATER_LABELS.tolist()} with num_negatives="
+                        f"{FEWEST_LATER_K} (anchor 1 has fewer candidates, but anchor 0 comes first)")
     with learner_raises("ValueError", what="a batch with a single class"):
         learner.call("sample_negatives", torch.tensor([3, 3, 3]), 1)
 
@@ -361,6 +367,10 @@ def check_hard_negatives_error_names_first_short_anchor(learner):
     expect_anchor_named(learner, "hard_negatives", [torch.randn(7, 20), anchors, candidates, SHORT_K],
                         3, SHORT_COUNT, f"anchor labels {anchors.tolist()}, candidate labels "
                         f"{candidates.tolist()} and num_negatives={SHORT_K}")
+    expect_anchor_named(learner, "hard_negatives", [torch.randn(3, 3), FEWEST_LATER_LABELS, FEWEST_LATER_LABELS,
+                                                    FEWEST_LATER_K], FEWEST_LATER_ANCHOR, FEWEST_LATER_COUNT,
+                        f"anchor and candidate labels {FEWEST_LATER_LABELS.tolist()} with num_negatives="
+                        f"{FEWEST_LATER_K} (anchor 1 has fewer candidates, but anchor 0 comes first)")
 
 
 @check("interface")
