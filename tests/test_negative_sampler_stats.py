@@ -5,8 +5,10 @@
    run can afford to simulate (1e-2, 1e-3). The checks reject at 1e-6; with >= 100
    expected draws per cell, longer simulations (4e5 runs) matched nominal down to 1e-5.
 2. The correct samplers (the reference and the catalogue's correct_*.py) pass every
-   statistical test at many generator seeds, not only the checks' fixed ones.
-3. The subtly biased catalogue samplers fail at several seeds (power).
+   statistical test at many generator seeds, not only the checks' fixed ones, small
+   batches and the large-batch coarse tests included.
+3. The subtly biased catalogue samplers fail at several seeds (power), the modulo-biased
+   Floyd draw on small batches.
 4. The reference hard_negatives agrees with a plain stable sort on tie-heavy inputs.
 """
 
@@ -84,6 +86,48 @@ def test_multinomial_tests_are_calibrated(experiment):
         assert rate > 0.3 * level - 3 * math.sqrt(level / sims), (experiment, level, rate)
 
 
+def small_batch_null(layout_index, sims, rng):
+    """Pearson statistics and df of the small-batch test under its null: per class, its rows' draws
+    over the calls are one multinomial with equal cell probabilities."""
+    labels, k = ns.SMALL_LAYOUTS[layout_index]
+    labels = np.array(labels)
+    stats, df = np.zeros(sims), 0
+    for value in np.unique(labels):
+        n = int((labels != value).sum())
+        cells = math.comb(n, k)
+        if cells < 2:
+            continue
+        draws = ns.SMALL_CALLS * int((labels == value).sum())
+        counts = rng.multinomial(draws, np.full(cells, 1 / cells), size=sims)
+        stats += ((counts - draws / cells) ** 2 / (draws / cells)).sum(1)
+        df += cells - 1
+    return stats, df
+
+
+@pytest.mark.parametrize("layout", range(len(ns.SMALL_LAYOUTS)))
+def test_small_batch_tests_are_calibrated(layout):
+    rng = np.random.default_rng(2024 + layout)
+    sims = 40_000
+    stats, df = small_batch_null(layout, sims, rng)
+    pvals = torch.special.gammaincc(torch.tensor(df / 2.0, dtype=torch.float64),
+                                    torch.from_numpy(stats) / 2).numpy()
+    for level in (1e-2, 1e-3):
+        rate = (pvals < level).mean()
+        assert rate < 2.0 * level + 3 * math.sqrt(level / sims), (layout, level, rate)
+        assert rate > 0.3 * level - 3 * math.sqrt(level / sims), (layout, level, rate)
+
+
+def test_small_batch_experiment_counts_subsets():
+    # rows 2 and 3 of the spec's example, written out by hand: cells in itertools.combinations order
+    labels = (0, 0, 1, 2)
+    rows = [[[2, 3], [3, 2], [0, 1], [0, 1]], [[3, 2], [2, 3], [3, 0], [2, 1]], [[2, 3], [2, 3], [1, 0], [0, 2]]]
+    observed, expected, name, df = ns.small_batch_experiment([torch.tensor(r) for r in rows], labels, 2)
+    # label 1 (row 2) over {0,1}, {0,3}, {1,3}; label 2 (row 3) over {0,1}, {0,2}, {1,2}
+    assert observed.tolist() == [2, 1, 0, 1, 1, 1]
+    assert expected.tolist() == [1.0] * 6 and df == 4
+    assert name(5) == "the subset [1, 2] in rows [3] (label 2)"
+
+
 def test_inclusion_scaling_is_calibrated():
     # exact simulation of R uniform K-subsets of n candidates, then the scaled statistic
     rng = np.random.default_rng(7)
@@ -159,6 +203,34 @@ def test_correct_samplers_pass_at_many_seeds(path):
     assert sum(p < 0.01 for p in everything) <= 5, sorted(everything)[:10]
 
 
+def small_batch_runs(module, seed):
+    gen = torch.Generator().manual_seed(seed)
+    for labels, k in ns.SMALL_LAYOUTS:
+        batch = torch.tensor(labels)
+        outs = [ns.assert_valid_negatives(Received(module.sample_negatives(batch, k, generator=gen), "cpu", False),
+                                          batch, k) for _ in range(ns.SMALL_CALLS)]
+        observed, expected, _, df = ns.small_batch_experiment(outs, labels, k)
+        yield f"small batch {list(labels)}, K={k}", ns.chi_square(observed, expected, df=df)[2]
+
+
+@pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
+def test_correct_samplers_pass_small_batches_at_several_seeds(path):
+    module = load(path)
+    pvals = [p for seed in (ns.SEED_SMALL, 1, 2, 3) for _, p in small_batch_runs(module, seed)]
+    assert min(pvals) >= ns.ALPHA, (path.stem, pvals)
+    assert sum(p < 0.01 for p in pvals) <= 2, sorted(pvals)[:5]
+
+
+@pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)
+def test_correct_samplers_pass_the_large_batch_check(path):
+    module = load(path)
+    for seed in (ns.LARGE_BATCH_SEED, 1):
+        labels = ns.speed_labels(seed, 0, ns.SPEED_B)
+        out = module.sample_negatives(labels, ns.SPEED_K, generator=torch.Generator().manual_seed(seed))
+        ns.assert_draws_look_uniform(ns.assert_valid_negatives(Received(out, "cpu", False), labels, ns.SPEED_K),
+                                     labels, ns.SPEED_K)
+
+
 # -- 3. subtle biases are caught at every seed tried ------------------------------------------------------
 @pytest.mark.parametrize("name, test", [
     ("wrong_cyclic_window", "subsets"), ("wrong_class_balanced", "inclusion"),
@@ -169,6 +241,15 @@ def test_biased_samplers_fail_at_several_seeds(name, test):
     for seed in range(3):
         found = dict(negative_runs(module, 100 + seed))
         assert found[test] < ns.ALPHA, (name, test, seed, found)
+
+
+def test_modulo_biased_floyd_fails_small_batches_at_several_seeds():
+    module = load(CATALOGUE / "wrong_floyd_modulo_bias.py")
+    for seed in range(3):
+        found = dict(small_batch_runs(module, 100 + seed))
+        assert min(found.values()) < ns.ALPHA, (seed, found)
+        # and the large-batch tests alone do not see it
+        assert dict(negative_runs(module, 100 + seed))["subsets"] >= ns.ALPHA
 
 
 # -- 4. hard_negatives reference vs a plain stable sort ---------------------------------------------------

@@ -296,6 +296,60 @@ def check_low_temperature_float32(learner, reference, device):
                            torch.float32, noise_scale=100)
 
 
+def spread_rows(mode, seed=21, n=12, m=9, d=8):
+    """float32 arguments at t = 0.01 whose rows' logits lie in very different ranges.
+
+    Every key (positive and negative) points near one direction e; query i has cosine c_i to e, with
+    c_i from 1 down to -1, so row i's logits sit near 100 c_i: the largest logit of the batch is near
+    100 and the largest of the last row near -85. A log-sum-exp shifted by the batch's maximum
+    instead of each row's own underflows there (exp(-180) is 0 in float32).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    e = torch.zeros(d, dtype=torch.float64)
+    e[0] = 1.0
+    cosines = torch.linspace(1.0, -1.0, n, dtype=torch.float64)                          # (N,)
+    side = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    side[:, 0] = 0.0
+    side = side / side.norm(dim=1, keepdim=True)                                          # (N, D) unit, orthogonal to e
+    query = cosines[:, None] * e + (1 - cosines**2).clamp_min(0).sqrt()[:, None] * side
+    query = query + 0.02 * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    near_e = lambda *shape: e + 0.15 * torch.randn(*shape, d, generator=gen, dtype=torch.float64)  # noqa: E731
+    positive = near_e(n)
+    negatives = {"in-batch": None, "unpaired": near_e(m), "paired": near_e(n, m)}[mode]
+    args = [query.float(), positive.float(), None if negatives is None else negatives.float(), 0.01]
+    return args if negatives is None else args + [mode]
+
+
+# the issue's example: rows [100, 100] and [-100, -100], each log 2 (float32, D = 1)
+ONE_DIM_SPREAD = {
+    "in-batch": [[[1.0], [-1.0]], [[1.0], [1.0]], None],
+    "unpaired": [[[1.0], [-1.0]], [[1.0], [1.0]], [[1.0]]],
+    "paired": [[[1.0], [-1.0]], [[1.0], [1.0]], [[[1.0]], [[1.0]]]],
+}
+
+
+@check("stability")
+def check_rows_with_different_logit_ranges_float32(learner, reference, device):
+    why = ("each row's log-sum-exp must be shifted by that row's own maximum: a row whose logits all lie "
+           "about 100 or more below the batch's largest logit underflows to log(0) in float32 when "
+           "shifted by the batch's maximum")
+    for mode, (q, k, neg) in ONE_DIM_SPREAD.items():
+        args = [torch.tensor(q), torch.tensor(k), None if neg is None else torch.tensor(neg), 0.01]
+        args = args if neg is None else args + [mode]
+        got = loss_of(learner, args, device).output
+        assert_close(got, torch.tensor(math.log(2.0)), f"loss of query [[1], [-1]], positive_key [[1], [1]]"
+                     f"{'' if neg is None else f', negative_keys {neg}'} ({mode}, t=0.01, float32), "
+                     f"whose two rows have logits [100, 100] and [-100, -100]: log 2 expected; {why}")
+    for mode in ("in-batch", "unpaired", "paired"):
+        args = spread_rows(mode)
+        wrt = grad_indices(args)
+        mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
+        what = f"({mode}, t=0.01, float32, rows whose largest logits range from about 100 down to -85; {why})"
+        assert_close(mine.output, expected(reference, args), f"loss {what}")
+        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
+                           torch.float32, noise_scale=100, extra_atol=normalize_noise(args))
+
+
 @check("stability")
 def check_high_temperature_float32(learner, reference, device):
     case = InfoNceCase(16, 32, 16, "unpaired", 10.0, "float32", 6)

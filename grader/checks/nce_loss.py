@@ -384,6 +384,33 @@ def check_low_temperature_float32(learner, reference, device):
                        ["pos_scores", "neg_scores"], torch.float32, noise_scale=100)
 
 
+def spread_rows(seed=21, b=9, k=6):
+    """float32 scores for t = 0.01 whose rows' logits lie in very different ranges: row i's observed
+    and noise scores all sit near c_i, with c_i from 3 down to -3, so its logits sit near 100 c_i
+    (300 down to -300). log_q (in [-12, -0.5]) shifts each logit by at most 11."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.linspace(3.0, -3.0, b, dtype=torch.float64)                       # (B,)
+    pos = centres + 0.05 * torch.randn(b, generator=gen, dtype=torch.float64)
+    neg = centres[:, None] + 0.05 * torch.randn(b, k, generator=gen, dtype=torch.float64)
+    lqp = -torch.empty(b, dtype=torch.float64).uniform_(0.5, 12.0, generator=gen)
+    lqn = -torch.empty(b, k, dtype=torch.float64).uniform_(0.5, 12.0, generator=gen)
+    return [x.float() for x in (pos, neg, lqp, lqn)]
+
+
+@check("stability")
+def check_rows_with_different_logit_ranges_float32(learner, reference, device):
+    pos, neg, lqp, lqn = spread_rows()
+    for args in ([pos, neg, None, None, 0.01], [pos, neg, lqp, lqn, 0.01]):
+        mine = loss_of(learner, args, device, grad=[0, 1], grad_output=upstream(pos.dtype))
+        what = (f"({'with' if args[2] is not None else 'without'} log_q, t=0.01, float32, rows whose "
+                "logits sit near 300, 225, ..., -300): every term must be stable on its own, e.g. "
+                "F.softplus or F.logsigmoid; a shift shared by the whole batch (its largest logit) "
+                "underflows to log(0) for rows far below it")
+        assert_close(mine.output, expected(reference, *args), f"loss {what}", rtol=1e-4, atol=1e-4)
+        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *args),
+                           ["pos_scores", "neg_scores"], torch.float32, noise_scale=100)
+
+
 # -- hygiene ----------------------------------------------------------------------
 @check("hygiene")
 def check_inputs_not_modified(learner, device):

@@ -10,7 +10,10 @@ Every statistical test is Pearson's chi-square at the nominal level ALPHA = 1e-6
 its asymptotic chi-square law, on draws whose smallest expected cell count is 100 or
 more. Simulated under each test's null hypothesis, the rejection rates match the
 nominal level from 1e-2 down to 1e-5; at 1e-6 a correct sampler is rejected by one
-test with probability at most a few times 1e-6, far under the 1e-4 the spec states
+test with probability at most a few times 1e-6. A grading runs 14 such tests (3 on
+sample_negatives' large layouts, 4 on its small batches, 7 on sample_unigram), so a
+correct sampler fails it with probability about 1.4e-5, under the 1e-4 the spec states;
+the coarse large-batch tests (z > 8) add about 2e-9
 (tests/test_negative_sampler_stats.py checks the calibration by simulation and runs
 every test on the correct samplers over many seeds). The generator seeds are fixed,
 so a given submission always gets the same verdict.
@@ -19,6 +22,7 @@ so a given submission always gets the same verdict.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 
@@ -159,23 +163,25 @@ def chi2_tail(stat, df):
     return float(torch.special.gammaincc(a, x))
 
 
-def chi_square(observed, expected, scale=1.0):
-    """Pearson's statistic over the cells, divided by scale; df = cells - 1."""
+def chi_square(observed, expected, scale=1.0, df=None):
+    """Pearson's statistic over the cells, divided by scale; df = cells - 1 unless given (a sum of
+    independent multinomials' statistics has the sum of their degrees of freedom)."""
     observed, expected = observed.double(), expected.double()
     stat = float(((observed - expected) ** 2 / expected).sum()) / scale
-    df = observed.numel() - 1
+    df = observed.numel() - 1 if df is None else df
     return stat, df, chi2_tail(stat, df)
 
 
-def assert_fits(observed, expected, what, cell_names, scale=1.0):
-    stat, df, p = chi_square(observed, expected, scale)
+def assert_fits(observed, expected, what, cell_names, scale=1.0, df=None, hint=""):
+    stat, df, p = chi_square(observed, expected, scale, df)
     if p < ALPHA:
         z = (observed.double() - expected.double()) / expected.double().sqrt()
         worst = int(z.abs().argmax())
         raise AssertionError(
             f"{what}: the draws do not follow the distribution the spec asks for: chi-square "
             f"{stat:.1f} on {df} degrees of freedom, p = {p:.2g} < {ALPHA:g}; largest deviation at "
-            f"{cell_names(worst)}: drawn {int(observed[worst])} times, expected {float(expected[worst]):.1f}")
+            f"{cell_names(worst)}: drawn {int(observed[worst])} times, expected {float(expected[worst]):.1f}"
+            f"{hint}")
 
 
 # -- the statistical experiments (pure functions of the outputs, reused by the kit's tests) ----------
@@ -188,7 +194,20 @@ INCLUSION_CANDIDATE_LABELS = tuple(v for v, size in ((-7, 1), (3, 2), (100, 3), 
                                    for _ in range(size))    # n = 30 candidates in 6 skewed classes
 INCLUSION_K, INCLUSION_ANCHORS, INCLUSION_CALLS = 5, 1200, 5  # 6000 rows, 1000 expected per candidate
 
-SEED_SUBSETS, SEED_INDEPENDENCE, SEED_INCLUSION, SEED_UNIGRAM = 1009, 2003, 3001, 4007
+# Small batches with few candidates per row, where a biased draw shows most: a modulo-reduced
+# randint(0, B) % (j + 1) favours the small residues by about j / B unless j + 1 divides B.
+# Each (labels, K) is called SMALL_CALLS times; every class with more than one possible K-subset
+# gets at least 166 expected draws per subset.
+SMALL_LAYOUTS = (
+    ((0, 0, 1, 2), 2),                 # the spec's example: rows 2 and 3 each pick 2 of 3
+    ((0, 1, 2), 1),                    # 1 of 2
+    ((0, 1, 2, 3, 4), 2),              # 2 of 4
+    ((9, 9, 4, 4, 7, 7, 7), 3),        # 3 of 5 (two classes of two rows) and 3 of 4
+)
+SMALL_CALLS = 1000
+
+SEED_SUBSETS, SEED_INDEPENDENCE, SEED_INCLUSION, SEED_UNIGRAM, SEED_SMALL = 1009, 2003, 3001, 4007, 5003
+LARGE_BATCH_SEED = 6007
 
 UNIGRAM_TESTS = (
     # counts, dtype, power (None: the default), num_samples
@@ -266,6 +285,32 @@ def inclusion_experiment(outputs, batches, k=INCLUSION_K, n=len(INCLUSION_CANDID
     return observed, expected, (lambda j: f"candidate {j} (label {labels[j]})"), (1 - p) * n / (n - 1)
 
 
+def small_batch_experiment(outputs, labels, k):
+    """(observed, expected, names, df) for one small layout called R times.
+
+    Per class whose anchors have more than one possible K-subset: how often its rows drew each
+    K-subset of its valid candidates, each of probability 1 / C(n, K). The rows of a class are
+    pooled (rows are independent, so the pooled counts are one multinomial), and the classes'
+    Pearson statistics add up: df = sum over the classes of (subsets - 1).
+    outputs: the (B, K) results, already checked by assert_valid_negatives.
+    """
+    labels = torch.as_tensor(labels)
+    masks = (1 << torch.stack(outputs)).sum(-1)                               # (R, B) each row's subset
+    observed, expected, names, df = [], [], [], 0
+    for value in labels.unique().tolist():
+        rows = (labels == value).nonzero().squeeze(1)
+        subsets = list(itertools.combinations((labels != value).nonzero().squeeze(1).tolist(), k))
+        if len(subsets) < 2:
+            continue
+        cells = torch.tensor([sum(1 << j for j in subset) for subset in subsets])
+        drawn = masks[:, rows].reshape(-1)                                    # (R * rows,)
+        observed.append((drawn[:, None] == cells[None, :]).sum(0))
+        expected.append(torch.full((len(subsets),), drawn.numel() / len(subsets), dtype=torch.float64))
+        names += [f"the subset {list(subset)} in rows {rows.tolist()} (label {value})" for subset in subsets]
+        df += len(subsets) - 1
+    return torch.cat(observed), torch.cat(expected), (lambda i: names[i]), df
+
+
 def unigram_probabilities(counts, power):
     c = torch.tensor(counts, dtype=torch.float64)
     w = torch.where(c > 0, c.pow(0.75 if power is None else power), 0.0)
@@ -319,6 +364,9 @@ def expect_anchor_named(learner, target, args, anchor, count, what):
 # the error-message example: the first short anchor is 6 (label 1, 11 candidates); 10 to 14 too
 SHORT_LABELS = torch.tensor([4] * 6 + [1] * 9 + [2] * 4 + [3])
 SHORT_K, SHORT_ANCHOR, SHORT_COUNT = 12, 6, 11
+# the first short anchor is not the one with the fewest candidates: anchor 0 has 2, anchors 1 and 2
+# have 1 (and the last short anchor, 2, is neither)
+FEWEST_LATER_LABELS, FEWEST_LATER_K, FEWEST_LATER_ANCHOR, FEWEST_LATER_COUNT = torch.tensor([0, 1, 1]), 3, 0, 2
 
 
 # -- interface -------------------------------------------------------------------------------
@@ -336,6 +384,9 @@ def check_sample_negatives_rejects_bad_inputs(learner):
 def check_sample_negatives_error_names_first_short_anchor(learner):
     expect_anchor_named(learner, "sample_negatives", [SHORT_LABELS, SHORT_K], SHORT_ANCHOR, SHORT_COUNT,
                         f"labels {SHORT_LABELS.tolist()} with num_negatives={SHORT_K}")
+    expect_anchor_named(learner, "sample_negatives", [FEWEST_LATER_LABELS, FEWEST_LATER_K], FEWEST_LATER_ANCHOR,
+                        FEWEST_LATER_COUNT, f"labels {FEWEST_LATER_LABELS.tolist()} with num_negatives="
+                        f"{FEWEST_LATER_K} (anchor 1 has fewer candidates, but anchor 0 comes first)")
     with learner_raises("ValueError", what="a batch with a single class"):
         learner.call("sample_negatives", torch.tensor([3, 3, 3]), 1)
 
@@ -361,6 +412,10 @@ def check_hard_negatives_error_names_first_short_anchor(learner):
     expect_anchor_named(learner, "hard_negatives", [torch.randn(7, 20), anchors, candidates, SHORT_K],
                         3, SHORT_COUNT, f"anchor labels {anchors.tolist()}, candidate labels "
                         f"{candidates.tolist()} and num_negatives={SHORT_K}")
+    expect_anchor_named(learner, "hard_negatives", [torch.randn(3, 3), FEWEST_LATER_LABELS, FEWEST_LATER_LABELS,
+                                                    FEWEST_LATER_K], FEWEST_LATER_ANCHOR, FEWEST_LATER_COUNT,
+                        f"anchor and candidate labels {FEWEST_LATER_LABELS.tolist()} with num_negatives="
+                        f"{FEWEST_LATER_K} (anchor 1 has fewer candidates, but anchor 0 comes first)")
 
 
 @check("interface")
@@ -647,6 +702,27 @@ def check_sample_negatives_rows_independent(learner, device):
     observed, expected, name = overlap_experiment(outputs, batches)
     assert_fits(observed, expected, "sample_negatives: two anchors of the same class should draw independent "
                 "uniform subsets, whose overlap sizes are hypergeometric", name)
+
+
+@check("distribution")
+def check_sample_negatives_uniform_small_batches(learner, device):
+    for i, (labels, k) in enumerate(SMALL_LAYOUTS):
+        batch = torch.tensor(labels)
+        outputs = draw_many(learner, device, [(batch, None)] * SMALL_CALLS, k, SEED_SMALL + i)
+        observed, expected, name, df = small_batch_experiment(outputs, labels, k)
+        assert_fits(observed, expected, f"sample_negatives(labels={list(labels)}, {k}), {SMALL_CALLS} calls: "
+                    "every row should hold each K-subset of its valid candidates equally often", name, df=df,
+                    hint=". Small batches show a biased draw most: e.g. randint(0, B) % n favours the small "
+                         "residues unless n divides B")
+
+
+@check("distribution")
+def check_sample_negatives_uniform_large_batch(learner, device):
+    # The coarse tests of the speed check, at its shape, outside the speed category: a sampler that
+    # takes a shortcut only on large batches must fail with --skip speed too.
+    labels = speed_labels(LARGE_BATCH_SEED, 0, SPEED_B)
+    out = negatives_of(learner, labels, SPEED_K, device, LARGE_BATCH_SEED)
+    assert_draws_look_uniform(assert_valid_negatives(out, labels, SPEED_K, device).cpu(), labels, SPEED_K)
 
 
 @check("distribution")

@@ -1,5 +1,7 @@
 """Hidden checks for nt_xent(z1, z2, temperature=0.5)."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from hypothesis import given
@@ -171,6 +173,46 @@ def check_low_temperature_float32(learner, reference, device):
     z1, z2 = Case(32, 16, 0.01, "float32", 3).tensors()
     mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1], grad_output=upstream(z1.dtype))
     assert_close(mine.output, expected(reference, z1, z2, 0.01), "loss at temperature 0.01")
+    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, z1, z2, 0.01), ["z1", "z2"],
+                       torch.float32, extra_atol=normalize_noise(z1, z2, 0.01), noise_scale=100)
+
+
+def spread_rows(seed=21, n=8, d=8):
+    """float32 views for t = 0.01 whose 2N rows' logits lie in very different ranges.
+
+    Every z2 row points near one direction e; z1 rows 0..5 have cosines 1 down to 0.6 to e, and rows
+    6 and 7 point away from e and from each other (cosine -0.5 to e, -0.5 to one another). So the
+    largest logit of the batch is near 100 while the largest of rows 6 and 7 is near -30: a
+    log-sum-exp shifted by the batch's maximum instead of each row's own underflows there.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    e, away = torch.zeros(d, dtype=torch.float64), torch.zeros(2, d, dtype=torch.float64)
+    e[0] = 1.0
+    away[:, 0], away[:, 1] = -0.5, torch.tensor([1.0, -1.0]) * math.sqrt(0.75)          # (2, D)
+    side = torch.randn(n - 2, d, generator=gen, dtype=torch.float64)
+    side[:, :2] = 0.0
+    side = side / side.norm(dim=1, keepdim=True)                                      # unit, orthogonal to e and away
+    cosines = torch.linspace(1.0, 0.6, n - 2, dtype=torch.float64)[:, None]
+    graded = cosines * e + (1 - cosines**2).sqrt() * side                             # (N - 2, D)
+    z1 = torch.cat([graded, away]) + 0.02 * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    z2 = e + 0.15 * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    return z1.float(), z2.float()
+
+
+@check("stability")
+def check_rows_with_different_logit_ranges_float32(learner, reference, device):
+    why = ("each row's log-sum-exp must be shifted by that row's own maximum: a row whose logits all lie "
+           "about 100 or more below the batch's largest logit underflows to log(0) in float32 when "
+           "shifted by the batch's maximum")
+    # D = 1: rows +1, +1, +1, -1; the last row's logits are all -100, the others' largest +100
+    z1, z2 = torch.tensor([[1.0], [1.0]]), torch.tensor([[1.0], [-1.0]])
+    got = loss_of(learner, z1, z2, 0.01, device).output
+    assert_close(got, expected(reference, z1, z2, 0.01), f"loss of z1 = [[1], [1]], z2 = [[1], [-1]] "
+                 f"(t=0.01, float32), where the logits of z2's row 1 (-1) are all -100 and every other row's largest is +100; {why}")
+    z1, z2 = spread_rows()
+    mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1], grad_output=upstream(z1.dtype))
+    what = f"(t=0.01, float32, rows whose largest logits range from about 100 down to -30; {why})"
+    assert_close(mine.output, expected(reference, z1, z2, 0.01), f"loss {what}")
     assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, z1, z2, 0.01), ["z1", "z2"],
                        torch.float32, extra_atol=normalize_noise(z1, z2, 0.01), noise_scale=100)
 

@@ -1,9 +1,10 @@
 """Wrong: uniform on small batches, but from B = 2048 on it returns the first K valid items
-after each anchor (cyclically): valid negatives, fast, and the same every call. The
-distribution checks use small batches; the speed check times B = 4096, so the grader tests the
-timed draws themselves.
+after each anchor (cyclically): valid negatives, fast, and the same every call. The chi-square
+distribution checks use smaller batches; the speed check times B = 4096, so the grader tests the
+timed draws themselves, and runs the same coarse tests on one draw at that size in the
+distribution category, so that --skip speed does not let this through.
 
-expect: fail sample_negatives_speed
+expect: fail sample_negatives_speed, sample_negatives_uniform_large_batch
 """
 
 
