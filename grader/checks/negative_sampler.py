@@ -788,7 +788,7 @@ def speed_labels(seed, rep, n):
     return torch.randint(0, SPEED_CLASSES, (n,), generator=gen) * 3 - 20
 
 
-@check("speed")
+@check("speed", depends=("sample_negatives_valid_on_label_sets",))
 def check_sample_negatives_speed(learner, reference_child, device, seed, record_property):
     current = {}
 
@@ -832,13 +832,13 @@ def _time_hard_negatives(learner, reference_child, device, seed, b, m, k):
     return f"B={b}, M={m}, K={k}: {result.describe()}"
 
 
-@check("speed")
+@check("speed", depends=("hard_negatives_matches_reference",))
 def check_hard_negatives_speed(learner, reference_child, device, seed, record_property):
     record_property("message", _time_hard_negatives(learner, reference_child, device, seed,
                                                     SPEED_HB, SPEED_HM, SPEED_HK))
 
 
-@check("speed")
+@check("speed", depends=("hard_negatives_matches_reference",))
 def check_hard_negatives_speed_many_short_rows(learner, reference_child, device, seed, record_property):
     # At B = M = 4096 one topk per row costs about what the vectorized topk does, so a loop over
     # anchors can hide there; with many short rows the per-row Python overhead dominates.
