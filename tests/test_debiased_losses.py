@@ -1,4 +1,4 @@
-"""The debiased_losses reference against the spec: every number of its worked examples, the
+"""The debiased_losses reference against the spec (exercises/debiased_losses/spec.md): every number of its worked examples, the
 closed forms and reductions it states, and lightly's DCLLoss where installed (in-process)."""
 
 from __future__ import annotations

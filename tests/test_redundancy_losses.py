@@ -1,4 +1,4 @@
-"""The redundancy_losses reference against the spec: every number of its worked example, the
+"""The redundancy_losses reference against the spec (exercises/redundancy_losses/spec.md): every number of its worked example, the
 closed forms and conventions it states, the released code's formulas written out, and lightly's
 losses where installed (in-process)."""
 

@@ -1,4 +1,4 @@
-"""The spec of representation_metrics: every number of its worked example, its closed forms
+"""The spec of representation_metrics (exercises/representation_metrics/spec.md): every number of its worked example, its closed forms
 and its stability figures, recomputed with the reference."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The spec of retrieval_metrics: every number of its worked example recomputed with the
+"""The spec of retrieval_metrics (exercises/retrieval_metrics/spec.md): every number of its worked example recomputed with the
 reference, the tie rule, and the sandbox's memory budget that the memory check relies on."""
 
 from __future__ import annotations

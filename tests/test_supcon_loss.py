@@ -1,4 +1,5 @@
-"""The numbers and identities that exercises/supcon_loss/spec.md states, recomputed with the reference."""
+"""The numbers and identities that exercises/supcon_loss/spec.md states (its worked example
+included), recomputed with the reference."""
 
 from __future__ import annotations
 
