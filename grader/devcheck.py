@@ -71,11 +71,13 @@ def verdict_problem(doc: dict, expected: Expectation) -> str | None:
         if bad or not doc["passed"]:
             return f"a correct submission failed: {bad}"
         return None
+    messages = {c["name"]: c.get("message", "") for c in doc["checks"]}
     for check in expected.checks:
         if check not in got:
             return f"no check named {check} (have {sorted(got)})"
         if got[check] not in BAD:
-            return f"{check} did not catch this bug: {got[check]}"
+            note = f" ({messages[check]})" if messages[check] else ""
+            return f"{check} did not catch this bug: {got[check]}{note}"
     return "graded as passing" if doc["passed"] else None
 
 
