@@ -164,6 +164,33 @@ def test_translated_quiz_bank_has_the_same_questions_and_answers(twin):
         assert zh["question"] and zh["explanation"]
 
 
+ZH_BANKS = [p for p in _twins(QUIZ / "zh", "*.toml") if p.stem != "followups"]
+
+
+def _names_letter(text: str, letter: str, english: bool = False) -> bool:
+    """'C. ...', 'A is wrong', 'A (N - 1) counts' in English (not the article 'A'); any lone letter in Chinese."""
+    after = r"(?=\.|,| is wrong| \()" if english else r"(?![\w'-])"
+    return re.search(rf"(?<![\w'-]){letter}{after}", " ".join(text.split())) is not None
+
+
+def test_translated_quiz_banks_give_no_length_tell_and_say_why_each_choice_is_wrong():
+    """Chinese is denser than English while formulas keep their length, so a translation can make
+    the right choice the longest: the English banks' limit (tests/test_quiz_bank.py) holds for the
+    Chinese ones too. Where an English explanation names a wrong letter, the Chinese one does."""
+    from test_quiz_bank import MAX_LONGEST_SHARE, length_tell
+
+    questions = [q for path in ZH_BANKS for q in tomllib.loads(path.read_text(encoding="utf-8"))["questions"]]
+    share, longest = length_tell(questions)
+    assert share <= MAX_LONGEST_SHARE, f"the right choice is the longest in {longest}"
+    for twin in ZH_BANKS:
+        english = tomllib.loads(i18n.english_of(twin).read_text(encoding="utf-8"))["questions"]
+        chinese = tomllib.loads(twin.read_text(encoding="utf-8"))["questions"]
+        for en, zh in zip(english, chinese):
+            missing = [x for x in "ABCDEF"[:len(en["choices"])]
+                       if _names_letter(en["explanation"], x, english=True) and not _names_letter(zh["explanation"], x)]
+            assert not missing, f"{twin.name}: {zh['id']}: the explanation drops {missing}"
+
+
 def _infos_with_translation() -> list[Path]:
     found = []
     for name in exercise_names():
