@@ -7,6 +7,7 @@ when the English changes and the twin was not updated and restamped.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
 import string
@@ -208,3 +209,27 @@ def test_translated_info_has_every_hint_and_is_current(info):
     assert len(table.get("topics", [])) == len(data["topics"])
     assert table.get("source_sha256") == i18n.info_text_sha256(data), \
         f"the English title, topics or hints changed: update [zh] and run python -m grader.i18n stamp {info}"
+
+
+def test_chinese_lines_wrap_between_characters_and_english_as_before(monkeypatch):
+    from rich import _wrap
+    from rich.console import Console
+
+    monkeypatch.setattr(_wrap, "re_word", _wrap.re_word)   # restored after the test
+    monkeypatch.setattr(i18n, "_current", i18n.DEFAULT)
+
+    def lines(text: str) -> list[str]:
+        console = Console(width=40, record=True, file=io.StringIO())
+        console.print(text)
+        return console.export_text().splitlines()
+
+    english = "Edit nt_xent/stub.py; every save is graded and only the per-category pass counts are shown"
+    chinese = "编辑 nt_xent/stub.py；每次保存都会评测，但面试结束前只显示各类别通过的检查数。卡住了？"
+    before = lines(english), lines(chinese)
+    assert before[1][0].rstrip() == "编辑"   # rich alone: the run after the space moves down whole
+    i18n.set_language("zh")
+    assert lines(english) == before[0]
+    wrapped = lines(chinese)
+    assert wrapped[0].startswith("编辑 nt_xent/stub.py；每次") and cell_len(wrapped[0].rstrip()) > 34
+    assert "".join(line.rstrip() for line in wrapped) == chinese   # nothing lost or added
+    assert not any(line.startswith(("，", "。", "；", "？")) for line in wrapped)
