@@ -91,7 +91,7 @@ def set_language(lang: str) -> None:
 _CJK = "\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef\u201c\u201d"
 _CLOSING = "，。；：、）」』！？”"
 _OPENING = "（「『“"
-_WORD = re.compile(rf"\s*(?:[{_OPENING}]*[{_CJK}][{_CLOSING}]*|[^\s{_CJK}]+[{_CLOSING}]*)\s*")
+_WORD = re.compile(rf"\s*[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*\s*")
 
 
 def _break_lines_between_cjk_characters() -> None:

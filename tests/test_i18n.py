@@ -218,8 +218,8 @@ def test_chinese_lines_wrap_between_characters_and_english_as_before(monkeypatch
     monkeypatch.setattr(_wrap, "re_word", _wrap.re_word)   # restored after the test
     monkeypatch.setattr(i18n, "_current", i18n.DEFAULT)
 
-    def lines(text: str) -> list[str]:
-        console = Console(width=40, record=True, file=io.StringIO())
+    def lines(text: str, width: int = 40) -> list[str]:
+        console = Console(width=width, record=True, file=io.StringIO())
         console.print(text)
         return console.export_text().splitlines()
 
@@ -233,3 +233,5 @@ def test_chinese_lines_wrap_between_characters_and_english_as_before(monkeypatch
     assert wrapped[0].startswith("编辑 nt_xent/stub.py；每次") and cell_len(wrapped[0].rstrip()) > 34
     assert "".join(line.rstrip() for line in wrapped) == chinese   # nothing lost or added
     assert not any(line.startswith(("，", "。", "；", "？")) for line in wrapped)
+    bracket = lines("一二三四五六七八九十（docs/misconceptions.md）", width=22)
+    assert not any(line.rstrip().endswith("（") for line in bracket), bracket
