@@ -80,6 +80,27 @@ def _stored() -> str | None:
 def set_language(lang: str) -> None:
     global _current
     _current = normalize(lang) or DEFAULT
+    if _current == "zh":
+        _break_lines_between_cjk_characters()
+
+
+# rich wraps lines only at spaces: a Chinese sentence has none, so the run after a space that
+# does not fit moves whole to the next line, leaving a half-empty one. Letting each CJK character
+# be a word of its own (closing punctuation kept with the character before it, opening with the
+# one after) wraps Chinese as Chinese is set. Text without CJK characters splits as before.
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef\u201c\u201d"
+_CLOSING = "，。；：、）」』！？”"
+_OPENING = "（「『“"
+_WORD = re.compile(rf"\s*[{_OPENING}]*(?:[{_CJK}]|[^\s{_CJK}]+)[{_CLOSING}]*\s*")
+
+
+def _break_lines_between_cjk_characters() -> None:
+    try:
+        from rich import _wrap
+    except ImportError:   # a rich without this module: lines still wrap, at spaces only
+        return
+    if hasattr(_wrap, "re_word"):
+        _wrap.re_word = _WORD
 
 
 def language() -> str:

@@ -7,6 +7,7 @@ when the English changes and the twin was not updated and restamped.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
 import string
@@ -179,6 +180,33 @@ def test_translated_quiz_bank_has_the_same_questions_and_answers(twin):
         assert zh["question"] and zh["explanation"]
 
 
+ZH_BANKS = [p for p in _twins(QUIZ / "zh", "*.toml") if p.stem != "followups"]
+
+
+def _names_letter(text: str, letter: str, english: bool = False) -> bool:
+    """'C. ...', 'A is wrong', 'A (N - 1) counts' in English (not the article 'A'); any lone letter in Chinese."""
+    after = r"(?=\.|,| is wrong| \()" if english else r"(?![\w'-])"
+    return re.search(rf"(?<![\w'-]){letter}{after}", " ".join(text.split())) is not None
+
+
+def test_translated_quiz_banks_give_no_length_tell_and_say_why_each_choice_is_wrong():
+    """Chinese is denser than English while formulas keep their length, so a translation can make
+    the right choice the longest: the English banks' limit (tests/test_quiz_bank.py) holds for the
+    Chinese ones too. Where an English explanation names a wrong letter, the Chinese one does."""
+    from test_quiz_bank import MAX_LONGEST_SHARE, length_tell
+
+    questions = [q for path in ZH_BANKS for q in tomllib.loads(path.read_text(encoding="utf-8"))["questions"]]
+    share, longest = length_tell(questions)
+    assert share <= MAX_LONGEST_SHARE, f"the right choice is the longest in {longest}"
+    for twin in ZH_BANKS:
+        english = tomllib.loads(i18n.english_of(twin).read_text(encoding="utf-8"))["questions"]
+        chinese = tomllib.loads(twin.read_text(encoding="utf-8"))["questions"]
+        for en, zh in zip(english, chinese):
+            missing = [x for x in "ABCDEF"[:len(en["choices"])]
+                       if _names_letter(en["explanation"], x, english=True) and not _names_letter(zh["explanation"], x)]
+            assert not missing, f"{twin.name}: {zh['id']}: the explanation drops {missing}"
+
+
 def _infos_with_translation() -> list[Path]:
     found = []
     for name in exercise_names():
@@ -196,3 +224,29 @@ def test_translated_info_has_every_hint_and_is_current(info):
     assert len(table.get("topics", [])) == len(data["topics"])
     assert table.get("source_sha256") == i18n.info_text_sha256(data), \
         f"the English title, topics or hints changed: update [zh] and run python -m grader.i18n stamp {info}"
+
+
+def test_chinese_lines_wrap_between_characters_and_english_as_before(monkeypatch):
+    from rich import _wrap
+    from rich.console import Console
+
+    monkeypatch.setattr(_wrap, "re_word", _wrap.re_word)   # restored after the test
+    monkeypatch.setattr(i18n, "_current", i18n.DEFAULT)
+
+    def lines(text: str, width: int = 40) -> list[str]:
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(text)
+        return console.export_text().splitlines()
+
+    english = "Edit nt_xent/stub.py; every save is graded and only the per-category pass counts are shown"
+    chinese = "编辑 nt_xent/stub.py；每次保存都会评测，但面试结束前只显示各类别通过的检查数。卡住了？"
+    before = lines(english), lines(chinese)
+    assert before[1][0].rstrip() == "编辑"   # rich alone: the run after the space moves down whole
+    i18n.set_language("zh")
+    assert lines(english) == before[0]
+    wrapped = lines(chinese)
+    assert wrapped[0].startswith("编辑 nt_xent/stub.py；每次") and cell_len(wrapped[0].rstrip()) > 34
+    assert "".join(line.rstrip() for line in wrapped) == chinese   # nothing lost or added
+    assert not any(line.startswith(("，", "。", "；", "？")) for line in wrapped)
+    bracket = lines("一二三四五六七八九十（docs/misconceptions.md）", width=22)
+    assert not any(line.rstrip().endswith("（") for line in bracket), bracket

@@ -26,7 +26,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from grader import progress
-from grader.i18n import localized, localized_in
+from grader.i18n import localized, localized_in, t
 from grader.catalog import UsageError, find_workspace, learner_file, load_exercise
 from grader.commands.spec import headings, readable_markdown, split_for_mock
 from grader.commands._common import (Stopper, all_exercises, category_counts, clock_text, console,
@@ -80,7 +80,7 @@ def choose_exercise(args, rng: random.Random):
                  if progress.status(data["exercises"].get(e.name)) != "passed"]
     if open_ones:
         return rng.choice(open_ones), None
-    return rng.choice(exercises), "you have passed every exercise; this one is picked at random"
+    return rng.choice(exercises), t("mock_note_all_passed")
 
 
 def followups(name: str, rng: random.Random, own_count: int = 2,
@@ -110,7 +110,7 @@ class Display:
 
     def __init__(self, out, clock: Clock, budget: float, exercise: str):
         self.out, self.clock, self.budget, self.exercise = out, clock, budget, exercise
-        self.status = "waiting for your first save"
+        self.status = t("mock_status_first_save")
         self.attempts = 0
         self.live = None
         self.last_minute = None
@@ -119,9 +119,11 @@ class Display:
         return max(0.0, self.budget - self.clock.elapsed())
 
     def line(self) -> Text:
-        text = Text(f"⏱ {clock_text(self.left())} left", style="bold")
-        text.append(f" · {self.exercise} · {self.attempts} attempt"
-                    f"{'s' if self.attempts != 1 else ''} · {self.status} · Ctrl-C ends")
+        text = Text(t("mock_countdown", left=clock_text(self.left())), style="bold")
+        attempts = t("mock_attempts_one" if self.attempts == 1 else "mock_attempts_many",
+                     count=self.attempts)
+        text.append(t("mock_countdown_rest", exercise=self.exercise, attempts=attempts,
+                      status=self.status))
         return text
 
     def start(self) -> None:
@@ -139,11 +141,11 @@ class Display:
         minute = int(self.left() // 60)
         if force or minute != self.last_minute:
             self.last_minute = minute
-            self.out.print(f"[{clock_text(self.left())} left]")
+            self.out.print(t("mock_time_left", left=clock_text(self.left())))
             sys.stdout.flush()
 
     def event(self, text: str) -> None:
-        self.out.print(f"[{clock_text(self.left())} left] {text}")
+        self.out.print(t("mock_event", left=clock_text(self.left()), text=text))
         sys.stdout.flush()
 
     def stop(self) -> None:
@@ -164,60 +166,69 @@ def report_paths(folder: Path) -> tuple[Path, Path]:
 
 
 def markdown_report(doc: dict) -> str:
-    lines = [f"# Mock interview: {doc['exercise']} — {doc['title']}", ""]
-    lines += [f"- started: {doc['started']}",
-              f"- ended: {doc['ended_at']} ({doc['ended']})",
-              f"- time used: {clock_text(doc['time_used_s'])} of {clock_text(doc['budget_s'])}",
-              f"- file: `{doc['file']}`",
-              f"- attempts (saves graded): {len(doc['attempts'])}",
-              f"- hints used during the interview: {doc['hints_used']} "
-              f"({doc['hints_revealed_total']} of {doc['hints_available']} revealed in total)",
-              f"- seed: {doc['seed']} · device: {doc['device']}"]
+    lines = ["# " + t("mock_md_title", exercise=doc["exercise"], title=doc["title"]), ""]
+    lines += ["- " + t("mock_md_started", at=doc["started"]),
+              "- " + t("mock_md_ended", at=doc["ended_at"], ended=ended_text(doc["ended"])),
+              "- " + t("mock_md_time_used", used=clock_text(doc["time_used_s"]),
+                       budget=clock_text(doc["budget_s"])),
+              "- " + t("mock_md_file", file=doc["file"]),
+              "- " + t("mock_md_attempts", count=len(doc["attempts"])),
+              "- " + t("mock_md_hints", used=doc["hints_used"], revealed=doc["hints_revealed_total"],
+                       available=doc["hints_available"]),
+              "- " + t("mock_md_seed", seed=doc["seed"], device=doc["device"])]
     if doc.get("clock_speed", 1.0) != 1.0:
-        lines.append(f"- clock speed: {doc['clock_speed']}x (test clock)")
+        lines.append("- " + t("mock_md_clock_speed", speed=doc["clock_speed"]))
     final = doc.get("final_grading")
-    verdict = "no final grading" if final is None else ("PASSED" if final["passed"] else "NOT PASSED")
-    lines += [f"- result: **{verdict}**", "", "## When each category first passed", "",
-              "| category | first passed | attempt |", "|---|---|---|"]
+    verdict = (t("mock_md_no_final") if final is None
+               else t("report_passed" if final["passed"] else "report_not_passed"))
+    lines += ["- " + t("mock_md_result", verdict=verdict), "", "## " + t("mock_md_first_passed"), "",
+              t("mock_md_first_passed_columns"), "|---|---|---|"]
     for category, first in doc["categories_first_passed"].items():
         if first is None:
-            lines.append(f"| {category} | not passed | — |")
+            lines.append(f"| {category} | {t('mock_md_not_passed')} | — |")
         else:
             lines.append(f"| {category} | {clock_text(first['at_s'])} | {first['attempt']} |")
-    lines += ["", "## Attempts", ""]
+    lines += ["", "## " + t("mock_md_attempts_heading"), ""]
     if doc["attempts"]:
-        lines += ["| # | at | checks passed | per category |", "|---|---|---|---|"]
+        lines += [t("mock_md_attempts_columns"), "|---|---|---|---|"]
         for a in doc["attempts"]:
-            cats = " · ".join(f"{c} {p}/{t}" for c, (p, t) in a["categories"].items())
+            cats = " · ".join(f"{c} {p}/{n}" for c, (p, n) in a["categories"].items())
             lines.append(f"| {a['n']} | {clock_text(a['at_s'])} | "
                          f"{a['passed_checks']}/{a['total_checks']} | {cats} |")
     else:
-        lines.append("No save was graded during the interview.")
-    lines += ["", "## Final grading", ""]
+        lines.append(t("mock_md_no_attempt"))
+    lines += ["", "## " + t("mock_md_final_heading"), ""]
     if final is None:
-        lines.append("The final grading did not run (interrupted, or the file was missing).")
+        lines.append(t("mock_md_final_not_run"))
     else:
         passed = sum(c["status"] == "passed" for c in final["checks"])
-        lines += [f"{passed}/{len(final['checks'])} checks passed · {verdict}", "",
-                  "| category | check | result | message |", "|---|---|---|---|"]
+        lines += [t("report_checks_passed", passed=passed, total=len(final["checks"])) + f" · {verdict}",
+                  "", t("mock_md_final_columns"), "|---|---|---|---|"]
         for c in final["checks"]:
             message = (c["message"].splitlines() or [""])[0].replace("|", "\\|")[:200]
             lines.append(f"| {c['category']} | {c['name']} | {c['status']} | {message} |")
-    lines += ["", "## Follow-up questions", ""]
+    lines += ["", "## " + t("mock_md_followups_heading"), ""]
     for i, q in enumerate(doc["follow_up_questions"], start=1):
         lines.append(f"{i}. {q['question']}")
         if q.get("notes"):
-            lines.append(f"   - *A good answer covers:* {q['notes']}")
+            lines.append("   - " + t("mock_md_good_answer", notes=q["notes"]))
     held = doc.get("spec_held_back") or []
     if held:
-        lines += ["", "## From the spec, held back during the interview", "",
-                  "Follow-up questions with their answers and pointers to solutions, as the "
-                  "spec gives them.", ""]
+        lines += ["", "## " + t("mock_md_held_back_heading"), "", t("mock_md_held_back_intro"), ""]
         for part in held:
             if not headings(part["text"].splitlines()):
-                lines += [f"*(from the section \"{part['heading']}\")*", ""]
+                lines += [t("mock_md_from_section", heading=part["heading"]), ""]
             lines += [demote_headings(part["text"]).rstrip("\n"), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+ENDED = {"time up": "mock_ended_time_up", "ended early (Ctrl-C)": "mock_ended_ctrl_c",
+         "all checks passed": "mock_ended_all_passed"}
+
+
+def ended_text(ended: str) -> str:
+    """How the interview ended, in the learner's language (the JSON report keeps the English)."""
+    return t(ENDED[ended]) if ended in ENDED else ended
 
 
 def demote_headings(text: str, by: int = 1) -> str:
@@ -243,21 +254,19 @@ def run(args) -> int:
     try:
         spec_text = localized(exercise.spec).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        spec_text = (f"*(the spec of {exercise.name} cannot be read: "
-                     f"{getattr(exc, 'strerror', None) or exc})*\n")
-    out.print(Rule(f"mock interview · {exercise.name} · {clock_text(session.budget)}"))
+        spec_text = t("mock_spec_unreadable", exercise=exercise.name,
+                      why=getattr(exc, "strerror", None) or exc) + "\n"
+    out.print(Rule(t("mock_title", exercise=exercise.name, budget=clock_text(session.budget))))
     if session.note:
-        out.print(f"Note: {session.note}.")
+        out.print(t("mock_note", note=session.note))
     shown, session.held_back = split_for_mock(spec_text)
     out.print(Markdown(readable_markdown(shown), code_theme="ansi_dark", hyperlinks=False))
     if session.held_back:
-        out.print(Text("The spec's follow-up questions, their answers and its pointers to "
-                       "solutions are held back until the final report.", style="dim"))
+        out.print(Text(t("mock_held_back"), style="dim"))
     pristine, _ = progress.pristine_stub(exercise, session.path)
     current = session.path.read_bytes() if session.path.exists() else b""
     if pristine is not None and current != pristine.encode("utf-8"):
-        out.print(f"Note: {session.shown_path} already differs from the original stub; "
-                  f"`grade reset {exercise.name}` gives a fresh start.")
+        out.print(t("mock_stub_changed", file=session.shown_path, exercise=exercise.name))
     out.print(Rule())
     with Stopper() as stop:  # from here on, Ctrl-C ends the interview, which still reports
         session.stop = stop
@@ -328,9 +337,7 @@ class Interview:
 
     def loop(self) -> None:
         out, stop, args = self.out, self.stop, self.args
-        out.print(f"Edit {self.shown_path}; every save is graded and only the per-category pass "
-                  f"counts are shown until the end. Stuck? `grade hint {self.exercise.name}` in "
-                  f"another terminal (the report notes it). Ctrl-C ends the interview.")
+        out.print(t("mock_intro", file=self.shown_path, exercise=self.exercise.name))
         sys.stdout.flush()
         self.clock = self.display.clock = Clock(args.clock_speed)  # the countdown starts now
         self.started_iso = progress.now_iso()
@@ -350,7 +357,7 @@ class Interview:
                     continue
                 self.last_sig = sig
                 at = round(min(self.clock.elapsed(), self.budget), 1)
-                self.display.status = f"grading attempt {len(self.attempts) + 1}…"
+                self.display.status = t("mock_status_grading", n=len(self.attempts) + 1)
                 report = self.grade()
                 if stop.stopped:  # Ctrl-C while the checks ran: that grading is incomplete
                     self.ended = "ended early (Ctrl-C)"
@@ -359,7 +366,7 @@ class Interview:
                 if report.passed:
                     self.ended = "all checks passed"
                     return
-                self.display.status = "waiting for the next save"
+                self.display.status = t("mock_status_next_save")
             stop.sleep(args.interval)
 
     def attempt(self, report, sig, at: float) -> None:
@@ -370,41 +377,42 @@ class Interview:
                               "passed_checks": summary["passed_checks"],
                               "total_checks": summary["total_checks"],
                               "categories": summary["categories"]})
-        for category, p, t in category_counts(report):
+        for category, p, total in category_counts(report):
             self.first_passed.setdefault(category, None)
-            if p == t and self.first_passed[category] is None:
+            if p == total and self.first_passed[category] is None:
                 self.first_passed[category] = {"at_s": at, "attempt": n}
         progress.record_grading(self.exercise, report, filtered=bool(self.only or self.skip),
                                 mode="mock")
         self.display.attempts = n
-        self.display.status = f"last: {summary['passed_checks']}/{summary['total_checks']}"
-        self.display.event(f"attempt {n}: {counts_text(report)}")
+        self.display.status = t("mock_status_last", passed=summary["passed_checks"],
+                                total=summary["total_checks"])
+        self.display.event(t("mock_attempt", n=n, counts=counts_text(report)))
 
     def final_grading(self) -> None:
         """The full grading at the end, outside the time budget."""
         stop = self.stop
         self.time_used = min(self.clock.elapsed(), self.budget)
         self.ended_iso = progress.now_iso()
-        self.out.print(Rule(f"interview over: {self.ended} · {clock_text(self.time_used)} used"))
+        self.out.print(Rule(t("mock_over", ended=ended_text(self.ended),
+                              used=clock_text(self.time_used))))
         sig = file_signature(self.path)
         if self.last_report is not None and sig == self.last_report_sig:
             # unchanged since its last full grading: the same seed would give the same report
             self.final = self.last_report
-            self.out.print(f"Your file has not changed since attempt {len(self.attempts)}; "
-                           f"the final report is that grading.")
+            self.out.print(t("mock_unchanged", n=len(self.attempts)))
             return
         if sig is None:
             self.final = self.last_report
             return
-        self.out.print("Final grading of your file…")
+        self.out.print(t("mock_final_grading"))
         sys.stdout.flush()
         stop.stopped = False
         report = self.grade()
         self.final = self.last_report if stop.stopped else report
         if self.final is report:
-            for category, p, t in category_counts(report):
+            for category, p, total in category_counts(report):
                 self.first_passed.setdefault(category, None)
-                if p == t and self.first_passed[category] is None:
+                if p == total and self.first_passed[category] is None:
                     self.first_passed[category] = {"at_s": round(self.time_used, 1),
                                                    "attempt": "final"}
             progress.record_grading(self.exercise, report,
@@ -447,8 +455,8 @@ class Interview:
             json_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
             md_path.write_text(markdown_report(doc), encoding="utf-8")
         except OSError as exc:
-            sys.stderr.write(f"grade: error: cannot write the mock report in {self.folder}: "
-                             f"{exc.strerror or exc}\n")
+            sys.stderr.write(t("error_prefix") + t("mock_cannot_write", folder=self.folder,
+                                                   why=exc.strerror or exc) + "\n")
             sys.stdout.write(json.dumps(doc) + "\n")  # the report is not lost
             return 2
         progress.record_mock({"started": self.started_iso, "exercise": self.exercise.name,
@@ -456,15 +464,11 @@ class Interview:
                               "attempts": len(self.attempts), "ended": self.ended,
                               "passed": doc["passed"], "hints_used": doc["hints_used"],
                               "report_md": str(md_path), "report_json": str(json_path)})
-        out.print("Follow-up questions:")
+        out.print(t("mock_followups"))
         for i, q in enumerate(doc["follow_up_questions"], start=1):
             out.print(f"  {i}. {q['question']}")
-        if self.held_back:
-            out.print("The report also holds what a good answer covers, and the spec's own "
-                      "follow-up sections.")
-        else:
-            out.print("The report also holds what a good answer covers.")
-        out.print(f"Report written to {md_path} and {json_path.name}")
+        out.print(t("mock_report_holds_spec" if self.held_back else "mock_report_holds"))
+        out.print(t("mock_report_written", md=md_path, json=json_path.name))
         return 0 if doc["passed"] else 1
 
 

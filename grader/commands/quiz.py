@@ -204,7 +204,7 @@ def run(args) -> int:
         grid.add_column(no_wrap=True)
         grid.add_column()
         for letter, choice in zip(question.letters, question.choices):
-            grid.add_row(Text(f"{letter})", style="bold"), Text(choice))
+            grid.add_row(Text(f"{letter})", style="bold"), Text(choice, overflow="fold"))
         body = Group(Text(question.question), Text(""), grid)
         out.print(Panel(body, title=f"question {number} of {len(chosen)} · {question.topic}",
                         title_align="left", border_style="cyan"))
