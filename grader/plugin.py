@@ -105,10 +105,13 @@ class GraderPlugin:
         self._learner.begin_check()
         self._examples[item.nodeid] = 0
         self._prepare_hypothesis(item)
-        for needed in _prerequisites(item):
-            result = self._by_name.get(needed)
-            if result is not None and result.status is not Status.PASSED:
-                pytest.skip(t("needs_check", check=needed, outcome=_past(result.status)))
+        # A check asked for by name (--only NAME) runs whatever came before it: the request
+        # is explicit. Selected by category or by a full grading, it waits for its prerequisites.
+        if not (self.only and item.name.removeprefix("check_") in self.only):
+            for needed in _prerequisites(item):
+                result = self._by_name.get(needed)
+                if result is not None and result.status is not Status.PASSED:
+                    pytest.skip(t("needs_check", check=needed, outcome=_past(result.status)))
 
     def _prepare_hypothesis(self, item):
         """Per grading: the example count (--thorough), and a fresh call record per example."""

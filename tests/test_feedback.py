@@ -109,10 +109,13 @@ def test_checks_that_need_right_values_are_skipped_once_they_are_wrong():
         assert check["status"] == "skipped" and check["message"].startswith("needs matches_reference"), check
 
 
-def test_speed_waits_for_matches_reference():
+def test_speed_waits_for_matches_reference_unless_asked_for_by_name():
     doc = grade_json("nt_xent", "--file", WRONG_TEMPERATURE, "--seed", "0", "--only",
                      "matches_reference,speed")
     assert _check(doc, "speed_vs_reference")["status"] == "skipped"
+    named = grade_json("nt_xent", "--file", WRONG_TEMPERATURE, "--seed", "0", "--only",
+                       "matches_reference,symmetric_in_the_two_views")
+    assert _check(named, "symmetric_in_the_two_views")["status"] == "failed"
 
 
 def test_thorough_runs_eight_times_the_examples():
