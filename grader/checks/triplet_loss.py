@@ -220,6 +220,16 @@ def check_anchor_is_not_its_own_positive(learner, reference):
 
 
 @check("correctness")
+def check_batch_hard_counts_satisfied_anchors(learner):
+    # anchors 0 and 1 already meet the margin (loss 0), anchors 2 and 3 do not, row 4 is alone
+    x = torch.tensor([[0.0], [0.1], [5.0], [5.2], [5.5]], dtype=torch.float64)
+    got = triplet_of(learner, x, torch.tensor([0, 0, 1, 1, 2]), 0.5, "batch_hard").output
+    assert_close(got, torch.tensor(0.15, dtype=torch.float64),
+                 "batch_hard loss where two of the four anchors with a triplet have loss 0 (their 0s count "
+                 "in the mean: (0 + 0 + 0.2 + 0.4) / 4)", rtol=1e-9, atol=1e-12)
+
+
+@check("correctness")
 def check_zero_when_no_triplet_counts(learner):
     gen = torch.Generator().manual_seed(14)
     far = torch.tensor([[0.0, 0.0], [0.1, 0.0], [10.0, 0.0], [10.0, 0.1]], dtype=torch.float64)

@@ -2,7 +2,7 @@
 default reducer, AvgNonZeroReducer, with its BatchHardMiner). Hermans et al. average the
 hardest triplet of every anchor that has one, satisfied anchors counting as 0.
 
-expect: fail batch_hard_matches_reference
+expect: fail batch_hard_counts_satisfied_anchors
 """
 
 import torch
