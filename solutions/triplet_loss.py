@@ -1,10 +1,10 @@
 """Reference triplet loss with batch-all and batch-hard mining, and the contrastive pair loss.
 
 Triplet loss: Schroff, Kalenichenko, Philbin, "FaceNet: A Unified Embedding for Face
-Recognition and Clustering", CVPR 2015, eq. (1) (there with squared distances). Batch all
-and batch hard: Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person
-Re-Identification", arXiv:1703.07737, 2017, eqs. (5) and (6), with Euclidean (not squared)
-distances as there; batch all averages over the triplets whose loss is positive.
+Recognition and Clustering", CVPR 2015, Section 3.1 (there with squared distances). Batch
+all and batch hard: Hermans, Beyer, Leibe, "In Defense of the Triplet Loss for Person
+Re-Identification", arXiv:1703.07737, 2017, Section 2 (L_BA and L_BH), with Euclidean (not
+squared) distances as there; batch all averages over the triplets whose loss is positive.
 Contrastive pair loss: Hadsell, Chopra, LeCun, "Dimensionality Reduction by Learning an
 Invariant Mapping", CVPR 2006, eq. (4), with `same` = True for Y = 0 (a similar pair).
 """

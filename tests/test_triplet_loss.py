@@ -115,7 +115,8 @@ def test_scaling_and_translation(case, factor):
 
 def test_pair_loss_is_quadratic_and_symmetric():
     gen = torch.Generator().manual_seed(1)
-    x1, x2 = torch.randn(20, 4, generator=gen, dtype=torch.float64), torch.randn(20, 4, generator=gen, dtype=torch.float64)
+    x1 = torch.randn(20, 4, generator=gen, dtype=torch.float64)
+    x2 = torch.randn(20, 4, generator=gen, dtype=torch.float64)
     same = torch.rand(20, generator=gen) < 0.5
     base = contrastive_pair_loss(x1, x2, same, 2.0).item()
     assert contrastive_pair_loss(x2, x1, same, 2.0).item() == pytest.approx(base, rel=1e-12)

@@ -1,4 +1,4 @@
-"""Bug: the sum over pairs (Hadsell et al.'s total loss, eq. 2), not the mean the spec asks
+"""Bug: the sum over pairs (Hadsell et al.'s total loss), not the mean the spec asks
 for: the loss and its gradients grow with the batch size.
 
 expect: fail worked_example_from_spec, pair_matches_reference
