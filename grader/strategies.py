@@ -153,3 +153,92 @@ def info_nce_cases(n=st.integers(min_value=1, max_value=48), m=st.integers(min_v
                    d=st.integers(min_value=1, max_value=64), mode=st.sampled_from(INFO_NCE_MODES),
                    temperature=temperatures, dtype=float_dtype_names):
     return st.builds(InfoNceCase, n=n, m=m, d=d, mode=mode, temperature=temperature, dtype=dtype, seed=seeds)
+
+
+# -- embeddings with class labels (triplet_loss) ----------------------------------------------
+MININGS = ("batch_all", "batch_hard")
+margins = st.one_of(st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+                    st.floats(min_value=0.0, max_value=2.0, allow_nan=False, allow_infinity=False))
+
+
+def exact_distances(x: torch.Tensor) -> torch.Tensor:
+    """(B, B) float64 Euclidean distances from the rows' differences (0 between identical rows)."""
+    x = x.double()
+    return torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def hinge_gap(x: torch.Tensor, labels: torch.Tensor, margin: float, mining: str) -> float:
+    """How far (float64) the input is from a kink or a tie, where correct formulations of the
+    triplet loss may differ: the smallest |d(a,p) - d(a,n) + margin| over the triplets that
+    count, and for batch_hard also the smallest gap between an anchor's two farthest
+    positives or two nearest negatives (inf when there is nothing to compare)."""
+    inf = float("inf")
+    d = exact_distances(x)                                                          # (B, B)
+    same = labels[:, None] == labels[None, :]
+    positive = same & ~torch.eye(len(labels), dtype=torch.bool)
+    negative = ~same
+    if mining == "batch_all":
+        # for each positive pair, the negative distance nearest to d(a, p) + margin, by bisection
+        near = d.masked_fill(~negative, inf).sort(1).values                         # (B, B) ascending
+        target = (d + margin).masked_fill(~positive, 0.0)                           # (B, B)
+        at = torch.searchsorted(near, target).clamp(max=len(labels) - 1)            # (B, B)
+        gaps = torch.minimum((near.gather(1, at) - target).abs(),
+                             (near.gather(1, (at - 1).clamp(min=0)) - target).abs())
+        gaps = gaps.nan_to_num(inf, inf, inf).masked_fill(~positive, inf)
+        return gaps.min().item() if gaps.numel() else inf
+    both = positive.any(1) & negative.any(1)
+    if not both.any():
+        return inf
+    k = min(2, len(labels))
+    far = d.masked_fill(~positive, -inf).topk(k, 1).values[both]                   # (A, k) descending
+    near = d.masked_fill(~negative, inf).topk(k, 1, largest=False).values[both]    # (A, k) ascending
+    gaps = (far[:, 0] - near[:, 0] + margin).abs()
+    if k > 1:
+        gaps = torch.cat([gaps, (far[:, 0] - far[:, 1]).nan_to_num(inf, inf, inf),
+                          (near[:, 1] - near[:, 0]).nan_to_num(inf, inf, inf)])
+    return gaps.min().item()
+
+
+@dataclass(frozen=True)
+class TripletCase:
+    """b rows of dimension d with labels from `classes` classes, a margin and a mining.
+
+    Rows are N(0, 1/d) (distances near sqrt(2)); labels are arbitrary integers, negative
+    ones too. tensors() redraws the rows (seed + 1, + 2, ...) until hinge_gap >= gap: at a
+    kink or a tie, correct formulations legitimately give different subgradients (and, in
+    batch_all, a different count of positive losses)."""
+
+    b: int
+    d: int
+    classes: int
+    margin: float
+    mining: str
+    dtype: str
+    seed: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return FLOAT_DTYPES[self.dtype]
+
+    def labels(self) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed)
+        values = torch.randperm(4 * self.classes, generator=gen)[:self.classes] * 37 - 1000
+        return values[torch.randint(self.classes, (self.b,), generator=gen)]
+
+    def tensors(self, gap: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embeddings (b, d) of the case's dtype, labels (b,) int64)."""
+        labels = self.labels()
+        for attempt in range(1, 200):
+            gen = torch.Generator().manual_seed(self.seed + attempt)
+            x = (torch.randn(self.b, self.d, generator=gen, dtype=torch.float64) / self.d ** 0.5)
+            x = x.to(self.torch_dtype)
+            if hinge_gap(x, labels, self.margin, self.mining) >= gap:
+                return x, labels
+        raise RuntimeError(f"no input without a kink within {gap:g} for {self}")
+
+
+def triplet_cases(b=st.integers(min_value=1, max_value=48), d=st.integers(min_value=1, max_value=64),
+                  classes=st.integers(min_value=1, max_value=12), margin=margins,
+                  mining=st.sampled_from(MININGS), dtype=float_dtype_names):
+    return st.builds(TripletCase, b=b, d=d, classes=classes, margin=margin, mining=mining, dtype=dtype,
+                     seed=seeds)

@@ -1,0 +1,49 @@
+"""Bug: the (B, B) distances as a plain square root of the summed squares. The diagonal is
+always 0, and sqrt has an infinite derivative there: every backward pass gives nan, even
+though no anchor uses its own distance (0 * inf = nan flows through the masks).
+
+expect: fail gradients_match_reference, coincident_rows, gradcheck_float64
+"""
+
+import torch
+
+
+def _validate(embeddings, labels, margin, mining):
+    if mining not in ("batch_all", "batch_hard"):
+        raise ValueError(f"unknown mining {mining!r}")
+    if not margin >= 0:
+        raise ValueError("margin must be >= 0")
+    if embeddings.dim() != 2 or labels.dim() != 1 or labels.shape[0] != embeddings.shape[0]:
+        raise ValueError("expected embeddings (B, D) and labels (B,)")
+
+
+def _masks(labels):
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def _reduce(dist, pos, neg, margin, mining):
+    if mining == "batch_all":
+        hinge = dist[:, :, None] - dist[:, None, :] + margin
+        losses = torch.where(pos[:, :, None] & neg[:, None, :], hinge, 0.0).clamp(min=0)
+        return losses.sum() / (losses > 0).sum().clamp(min=1)
+    far = dist.masked_fill(~pos, float("-inf")).amax(1)
+    near = dist.masked_fill(~neg, float("inf")).amin(1)
+    return (far - near + margin).clamp(min=0).sum() / (pos.any(1) & neg.any(1)).sum().clamp(min=1)
+
+
+def triplet_loss(embeddings, labels, margin=0.2, mining="batch_all"):
+    _validate(embeddings, labels, margin, mining)
+    dist = (embeddings[:, None] - embeddings[None]).pow(2).sum(-1).sqrt()
+    return _reduce(dist, *_masks(labels), margin, mining)
+
+
+def contrastive_pair_loss(x1, x2, same, margin=1.0):
+    if not margin >= 0:
+        raise ValueError("margin must be >= 0")
+    if x1.dim() != 2 or x1.shape != x2.shape or same.shape != x1.shape[:1]:
+        raise ValueError("expected x1, x2 (B, D) and same (B,)")
+    diff = x1 - x2
+    d = torch.linalg.vector_norm(diff, dim=1)
+    return torch.where(same, diff.pow(2).sum(1), (margin - d).clamp(min=0) ** 2).mean() / 2
