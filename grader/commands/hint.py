@@ -8,6 +8,7 @@ from rich.text import Text
 from grader import progress
 from grader.catalog import load_exercise
 from grader.commands._common import console
+from grader.i18n import t
 
 NAME = "hint"
 HELP = "show the next hint for an exercise (--all: the hints revealed so far)"
@@ -16,12 +17,12 @@ HELP = "show the next hint for an exercise (--all: the hints revealed so far)"
 def level(index: int, total: int) -> str:
     """index is 0-based."""
     if total <= 1:
-        return "hint"
+        return t("hint_level_only")
     if index == 0:
-        return "a nudge"
+        return t("hint_level_nudge")
     if index == total - 1:
-        return "near-code"
-    return "more specific"
+        return t("hint_level_near_code")
+    return t("hint_level_specific")
 
 
 def add_arguments(parser) -> None:
@@ -33,7 +34,8 @@ def add_arguments(parser) -> None:
 def show(out, exercise, index: int) -> None:
     total = len(exercise.hints)
     out.print(Panel(Text(exercise.hints[index]),
-                    title=f"{exercise.name} · hint {index + 1} of {total} · {level(index, total)}",
+                    title=t("hint_title", exercise=exercise.name, n=index + 1, total=total,
+                            level=level(index, total)),
                     title_align="left", border_style="cyan"))
 
 
@@ -43,27 +45,25 @@ def run(args) -> int:
     out = console()
     total = len(exercise.hints)
     if total == 0:
-        out.print(f"{exercise.name} has no hints.")
+        out.print(t("hint_none", exercise=exercise.name))
         return 0
     if args.all:
         shown = min(progress.hints_shown(exercise.name), total)
         if shown == 0:
-            out.print(f"No hints revealed yet for {exercise.name}; `grade hint {exercise.name}` "
-                      f"shows the first of {total}.")
+            out.print(t("hint_none_revealed", exercise=exercise.name, total=total))
             return 0
         for index in range(shown):
             show(out, exercise, index)
-        out.print(f"{shown} of {total} hints revealed.")
+        out.print(t("hint_revealed", shown=shown, total=total))
         return 0
     before = min(progress.hints_shown(exercise.name), total)
     if before >= total:
-        out.print(f"All {total} hints for {exercise.name} are already revealed; "
-                  f"`grade hint {exercise.name} --all` shows them again.")
+        out.print(t("hint_all_revealed", exercise=exercise.name, total=total))
         return 0
     shown, _ = progress.reveal_hint(exercise.name, total)
     index = max(shown, before + 1) - 1
     show(out, exercise, index)
     remaining = total - index - 1
-    out.print(f"{remaining} more hint{'s' if remaining != 1 else ''} after this one."
-              if remaining else "That was the last hint.")
+    out.print(t("hint_more" if remaining != 1 else "hint_one_more", remaining=remaining)
+              if remaining else t("hint_last"))
     return 0
