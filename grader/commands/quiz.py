@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import progress
-from grader.i18n import localized_in
+from grader.i18n import localized_in, t
 from grader.catalog import UsageError
 from grader.commands._common import console, positive_int
 
@@ -133,7 +133,7 @@ def ask(out, answers: Answers, question: Question) -> tuple[str, int | None] | N
     """('answer', index) / ('skip', None) / ('quit', None), or None when input ran out."""
     letters = question.letters
     while True:
-        out.print(f"Your answer [{letters[0]}-{letters[-1]}, s to skip, q to quit]: ", end="")
+        out.print(t("quiz_prompt", first=letters[0], last=letters[-1]), end="")
         sys.stdout.flush()
         raw = answers.next()
         if raw is None:
@@ -150,7 +150,7 @@ def ask(out, answers: Answers, question: Question) -> tuple[str, int | None] | N
             return "answer", letters.index(text.upper())
         if text.isdigit() and 1 <= int(text) <= len(letters):
             return "answer", int(text) - 1
-        out.print(f"Please answer with a letter from {letters[0]} to {letters[-1]}.")
+        out.print(t("quiz_letter_please", first=letters[0], last=letters[-1]))
 
 
 def _stdin_is_terminal() -> bool:
@@ -183,10 +183,10 @@ def run(args) -> int:
         raise UsageError(f"no quiz questions found in {QUIZ_DIR}")
     out = console()
     if args.topics:
-        table = Table(title="quiz topics", title_justify="left")
-        table.add_column("topic", no_wrap=True)
-        table.add_column("questions", justify="right")
-        table.add_column("covers")
+        table = Table(title=t("quiz_topics_title"), title_justify="left")
+        table.add_column(t("quiz_col_topic"), no_wrap=True)
+        table.add_column(t("quiz_col_questions"), justify="right")
+        table.add_column(t("quiz_col_covers"))
         for topic, (title, questions) in sorted(banks.items()):
             table.add_row(topic, str(len(questions)), title)
         out.print(table)
@@ -196,7 +196,7 @@ def run(args) -> int:
     stats = progress.read()["quiz"]["questions"]
     chosen = pick(pool, min(args.n, len(pool)), args.seed, stats)
     if args.n > len(pool):
-        out.print(f"(only {len(pool)} questions{' on ' + topic if topic else ''}; asking all)")
+        out.print(t("quiz_only_on", count=len(pool), topic=topic) if topic else t("quiz_only", count=len(pool)))
     answers = Answers(args.answers)
     results, ended = [], "finished"
     for number, question in enumerate(chosen, start=1):
@@ -206,7 +206,7 @@ def run(args) -> int:
         for letter, choice in zip(question.letters, question.choices):
             grid.add_row(Text(f"{letter})", style="bold"), Text(choice, overflow="fold"))
         body = Group(Text(question.question), Text(""), grid)
-        out.print(Panel(body, title=f"question {number} of {len(chosen)} · {question.topic}",
+        out.print(Panel(body, title=t("quiz_question_title", n=number, total=len(chosen), topic=question.topic),
                         title_align="left", border_style="cyan"))
         reply = ask(out, answers, question)
         if reply is None:
@@ -219,10 +219,10 @@ def run(args) -> int:
         right = question.letters[question.answer]
         correct = kind == "answer" and index == question.answer
         if correct:
-            out.print(Text("Correct.", style="bold green"))
+            out.print(Text(t("quiz_correct"), style="bold green"))
         else:
-            lead = "Skipped." if kind == "skip" else f"Not quite: you answered {question.letters[index]}."
-            out.print(Text(f"{lead} The answer is {right}: {question.choices[question.answer]}",
+            lead = t("quiz_skipped") if kind == "skip" else t("quiz_not_quite", choice=question.letters[index])
+            out.print(Text(lead + t("quiz_the_answer", letter=right, choice=question.choices[question.answer]),
                            style="bold red" if kind == "answer" else "bold yellow"))
         out.print(Text(question.explanation, style="dim" if out.is_terminal else ""))
         out.print()
@@ -233,9 +233,9 @@ def run(args) -> int:
     if results:
         progress.record_quiz({"at": progress.now_iso(), "topic": topic, "asked": len(results),
                               "correct": score, "ended": ended, "answers": results})
-    out.print(f"Score: {score}/{len(results)}"
-              + (f" ({len(chosen) - len(results)} not asked)" if len(results) < len(chosen) else "")
-              + (" · recorded in `grade progress`" if results else ""))
+    out.print(t("quiz_score", score=score, asked=len(results))
+              + (t("quiz_not_asked", count=len(chosen) - len(results)) if len(results) < len(chosen) else "")
+              + (t("quiz_recorded") if results else ""))
     if ended == "input ended":
         sys.stderr.write(f"grade: quiz stopped: no more answers on stdin after "
                          f"{len(results)} of {len(chosen)} questions\n")
