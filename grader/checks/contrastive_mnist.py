@@ -74,6 +74,7 @@ def grace_s(budget: float) -> float:
 class _State:
     units: dict = field(default_factory=dict)  # unit check name -> None (passed) or the exception
     stages: dict = field(default_factory=dict)  # stage name -> (value, exception)
+    showing: bool = False  # a stage's status line is on the screen
     unit_overran: str = ""
     feature_dim: int | None = None
     losses: list = field(default_factory=list)  # (step, loss) reported by the learner
@@ -103,12 +104,30 @@ def _stage(context, name: str, label: str, fn):
             raise NotRun(f"{label} failed in an earlier check: {first[:160]}")
         return value
     try:
-        value = fn()
+        with _showing(context, state, label):
+            value = fn()
     except Exception as exc:
         state.stages[name] = (None, exc)
         raise
     state.stages[name] = (value, None)
     return value
+
+
+@contextlib.contextmanager
+def _showing(context, state, label: str):
+    """A transient status line on a terminal while a stage runs (loading features, fitting the
+    probes), except inside another stage's line or during training, which has its own display."""
+    console = context.live
+    if (console is None or not console.is_terminal or state.showing or label.startswith("training")
+            or "train" not in state.stages):   # a later stage may start the training display
+        yield
+        return
+    state.showing = True
+    try:
+        with console.status(f"{label} ..."):
+            yield
+    finally:
+        state.showing = False
 
 
 def _budget(context, device: str) -> float:
@@ -550,7 +569,7 @@ def _scores(memory, test, split) -> dict:
     few = mnist.first_per_class(split.memory_labels, FEW_LABELS)
     probe_few = mnist.linear_probe(memory[few], split.memory_labels[few], test)
     return {"knn": {k: mnist.accuracy(p, split.test_labels) for k, p in knn.items()},
-            "knn_pred": knn[KNN_K], "probe": mnist.accuracy(probe, split.test_labels),
+            "probe_pred": probe, "probe": mnist.accuracy(probe, split.test_labels),
             "probe_few": mnist.accuracy(probe_few, split.test_labels)}
 
 
@@ -595,9 +614,9 @@ def sparkline(values, width: int = 60) -> str:
 
 
 def _add_extras(context, split, scores):
-    matrix = mnist.confusion_matrix(scores["knn_pred"], split.test_labels)
-    table = Table(title=f"k-NN (k={KNN_K}, cosine) on the {len(split.test_labels):,} held-out digits: "
-                        "rows are the true digit, columns the prediction", title_justify="left")
+    matrix = mnist.confusion_matrix(scores["probe_pred"], split.test_labels)
+    table = Table(title=f"linear probe (the check that decides) on the {len(split.test_labels):,} held-out "
+                        "digits: rows are the true digit, columns the prediction", title_justify="left")
     table.add_column("", style="bold")
     for c in range(10):
         table.add_column(str(c), justify="right")
