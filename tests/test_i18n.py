@@ -118,7 +118,8 @@ def _numbers(text: str) -> set[str]:
     return set(re.findall(r"(?<![\w.])\d+\.\d+|(?<![\w.])\d{2,}(?![\w.])", body))
 
 
-SPEC_TWINS = _twins(EXERCISES_DIR, "*/spec.zh.md") + _twins(ROOT / "docs", "*.zh.md")
+SPEC_TWINS = (_twins(EXERCISES_DIR, "*/spec.zh.md") + _twins(ROOT / "docs", "*.zh.md")
+              + _twins(ROOT, "README.zh.md"))
 
 
 @pytest.mark.parametrize("twin", SPEC_TWINS, ids=lambda p: str(p.relative_to(ROOT)))
