@@ -81,7 +81,8 @@ def test_batch_grades_a_folder_and_survives_a_crash_and_a_hang(tmp_path):
     assert "the last of 2 %%grade nt_xent cells was graded" in rows["alice.ipynb"]["notes"]
 
     right = _report(folder, RIGHT[0])
-    assert set(right) == {"exercise", "file", "device", "seed", "passed", "duration_s", "checks"}
+    assert set(right) == {"version", "exercise", "file", "device", "seed", "passed", "not_run", "duration_s",
+                          "checks"}   # the --json schema (tests/test_cli.py)
     assert right["file"] == RIGHT[0] and right["seed"] == 0 and right["passed"]
     assert "speed_vs_reference" not in {c["name"] for c in right["checks"]}
     assert int(rows[RIGHT[0]]["checks_passed"]) == int(rows[RIGHT[0]]["checks_total"]) == len(right["checks"])
