@@ -50,7 +50,8 @@ def test_range_and_minus_one_when_aligned():
 
 def test_output_spread_is_one_for_a_spread_and_zero_for_a_constant():
     gen = torch.Generator().manual_seed(5)
-    assert checks.output_spread(torch.randn(4096, 16, generator=gen, dtype=torch.float64)) == pytest.approx(1.0, abs=0.03)
+    spread = checks.output_spread(torch.randn(4096, 16, generator=gen, dtype=torch.float64))
+    assert spread == pytest.approx(1.0, abs=0.03)
     assert checks.output_spread(torch.ones(64, 16) * torch.arange(1, 17)) == pytest.approx(0.0, abs=1e-6)
 
 

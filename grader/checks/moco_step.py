@@ -16,8 +16,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import Handle, LearnerRaised, as_tensor, assert_close, assert_scalar_like, check, examples, \
-    learner_raises
+from grader.api import LearnerRaised, as_tensor, assert_close, assert_scalar_like, check, examples, learner_raises
 from grader.compare import assert_grads_close
 from grader.gradcheck import UPSTREAM, upstream
 from grader.strategies import FLOAT_DTYPES, MlpCase, module_description, seeds
@@ -62,7 +61,8 @@ class MocoCase:
     def tensors(self):
         """[queue (K, D) of unit rows, x_q (B, in), x_k (B, in)]."""
         gen = torch.Generator().manual_seed(self.seed)
-        queue = torch.nn.functional.normalize(torch.randn(self.k, self.sizes[-1], generator=gen, dtype=torch.float64), dim=1)
+        queue = torch.randn(self.k, self.sizes[-1], generator=gen, dtype=torch.float64)
+        queue = torch.nn.functional.normalize(queue, dim=1)                       # (K, D) unit rows
         x_q = torch.randn(self.b, self.sizes[0], generator=gen, dtype=torch.float64)
         x_k = x_q + 0.3 * torch.randn(self.b, self.sizes[0], generator=gen, dtype=torch.float64)
         return [t.to(self.torch_dtype) for t in (queue, x_q, x_k)]
