@@ -212,7 +212,3 @@ def module_description(module: torch.nn.Sequential, grads: dict | None = None) -
             "state": {k: v.detach().clone() for k, v in module.state_dict().items()},
             "grads": {k: g.detach().clone() for k, g in (grads or {}).items()}}
 
-
-def mlp_cases(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4).map(tuple),
-              activation=st.sampled_from(["tanh", "relu"]), batchnorm=st.booleans(), dtype=float_dtype_names):
-    return st.builds(MlpCase, sizes=sizes, activation=activation, batchnorm=batchnorm, dtype=dtype, seed=seeds)
