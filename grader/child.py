@@ -308,6 +308,8 @@ def _call(request):
     device = request.get("device", "cpu")
     args = _to_device(wire.unwrap(request.get("args", [])), device)
     kwargs = _to_device(wire.unwrap(request.get("kwargs", {})), device)
+    for index, value in request.get("handle_args", []):
+        args[index] = _handles[value]
     for key, value in request.get("handle_kwargs", {}).items():
         kwargs[key] = _handles[value]
     _add_generator(request, kwargs, device)
@@ -322,7 +324,9 @@ def _call(request):
     with torch.set_grad_enabled(True), _memory_budget(request.get("memory_budget"), device):
         output = fn(*args, **kwargs)
         grads = None
-        if grad_args:
+        if request.get("backward"):
+            grads = _backward(output, request["backward"].get("index"), request.get("grad_output"), device)
+        elif grad_args:
             if not isinstance(output, torch.Tensor):
                 grads = "output is not a tensor"
             elif not output.requires_grad:
@@ -344,6 +348,72 @@ def _call(request):
         # patched Tensor.detach (returning a copy saved before an in-place change) shows nothing
         reply["inputs_after"] = [a if isinstance(a, torch.Tensor) else None for a in args]
     return reply
+
+
+def _backward(output, index, grad_output, device):
+    """Backpropagate the output (or its element index) as a training loop would: the gradients
+    land in the .grad of the modules it came from. None, or why it could not."""
+    loss = output if index is None else output[index]
+    if not isinstance(loss, torch.Tensor):
+        return "the loss is not a tensor"
+    if not loss.requires_grad:
+        return "the loss does not require grad (is it detached from the parameters?)"
+    if grad_output is not None:
+        grad_output = wire.unwrap(grad_output).to(device)
+    torch.autograd.backward(loss, grad_output)
+    return None
+
+
+# Modules the checks describe in plain data (build_module): layer names, sizes and state.
+_LAYERS = {"linear": torch.nn.Linear, "batchnorm": torch.nn.BatchNorm1d, "relu": torch.nn.ReLU,
+           "tanh": torch.nn.Tanh}
+_grad_batches: dict = {}   # handle -> {"largest_grad_batch": int, "grad_forwards": int}
+
+
+def _build_module(request):
+    """A torch.nn.Sequential of _LAYERS built from plain data, its state_dict loaded, optional
+    .grad on its parameters. A pre-hook on its first layer (which module.forward reaches too)
+    counts the forward passes made with grad enabled and the largest batch among them."""
+    description = _to_device(wire.unwrap(request["description"]), request.get("device", "cpu"))
+    layers = [_LAYERS[name](*sizes) for name, *sizes in description["layers"]]
+    dtype = getattr(torch, description["dtype"])
+    module = torch.nn.Sequential(*layers).to(device=request.get("device", "cpu"), dtype=dtype)
+    module.load_state_dict(description["state"])
+    for name, grad in description.get("grads", {}).items():
+        module.get_parameter(name).grad = grad.to(dtype)
+    handle = _park(module)
+    counts = _grad_batches[handle["__handle__"]] = {"largest_grad_batch": 0, "grad_forwards": 0}
+
+    def count(layer, inputs):
+        if torch.is_grad_enabled() and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim():
+            counts["grad_forwards"] += 1
+            counts["largest_grad_batch"] = max(counts["largest_grad_batch"], int(inputs[0].shape[0]))
+
+    module[0].register_forward_pre_hook(count)
+    return handle
+
+
+def _module_state(request):
+    """A module's parameters, their .grad (None where there is none), its buffers, and the
+    counts of _build_module's hook, as plain tensors."""
+    module = _handles[request["handle"]]
+    return {"parameters": dict(module.named_parameters()),
+            "grads": {name: p.grad for name, p in module.named_parameters()},
+            "buffers": dict(module.named_buffers()),
+            **_grad_batches.get(request["handle"], {})}
+
+
+def _in_batch_info_nce(temperature):
+    """The loss_fn the checks hand to a submission: InfoNCE from each row of e1 to the rows of
+    e2 (its own row positive, the others negative), cosine similarities / temperature."""
+    def loss_fn(e1, e2):
+        logits = torch.nn.functional.normalize(e1, dim=1) @ torch.nn.functional.normalize(e2, dim=1).T
+        return torch.nn.functional.cross_entropy(logits / temperature, torch.arange(len(e1), device=e1.device))
+
+    return loss_fn
+
+
+_LOSSES = {"in_batch_info_nce": _in_batch_info_nce}
 
 
 def _call_many(request):
@@ -376,7 +446,14 @@ def _serve():
                 reply = {"ok": True, "output": _park(value)}
             elif op == "release":
                 _handles.pop(request["handle"], None)
+                _grad_batches.pop(request["handle"], None)
                 reply = {"ok": True}
+            elif op == "build_module":
+                reply = {"ok": True, "output": _build_module(request)}
+            elif op == "module_state":
+                reply = {"ok": True, "output": _plain(_module_state(request))}
+            elif op == "loss_fn":
+                reply = {"ok": True, "output": _park(_LOSSES[request["name"]](**request.get("options", {})))}
             elif op == "seed":
                 torch.manual_seed(int(request["seed"]))  # also seeds every CUDA device
                 reply = {"ok": True}

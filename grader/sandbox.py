@@ -102,10 +102,16 @@ class SentCall:
 
 @dataclass
 class Handle:
-    """An object that lives in the child (e.g. a trained encoder); used by id."""
+    """An object that lives in the child (e.g. a trained encoder); used by id.
+
+    label: how a failing input shows it (build_module's description of the module)."""
 
     id: int
     type: str
+    label: str = ""
+
+    def __repr__(self):
+        return f"<the grader's {self.label or self.type}>"
 
 
 def _forged(what: str) -> SandboxError:
@@ -567,11 +573,17 @@ class Learner:
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
              allow_slow=False, generator_seed=None, measure_cpu=False, memory_budget=None,
+             backward=None,
              **kwargs) -> CallResult:
         """Run target(*args, **kwargs) in the child on `device`.
 
+        args may hold Handles (objects kept in the child, e.g. build_module's modules).
         grad: indices of args (or True for all tensor args) whose input
         gradients of output (or of <output, grad_output>) are sent back.
+        backward: True (the output) or an index into the output: the child backpropagates
+        that loss (from grad_output, if given) as a training loop would, so that the
+        gradients land in its modules' .grad (read them with module_state); the result's
+        grads is then None, or a message saying why there was nothing to backpropagate.
         generator_seed: the child passes generator=torch.Generator(device).manual_seed(seed)
         (a generator cannot cross the process boundary, its seed can).
         measure_cpu: also measure the CPU time the child's session spends on the call.
@@ -582,11 +594,14 @@ class Learner:
         if grad is True:
             grad = [i for i, a in enumerate(args) if hasattr(a, "dtype") and a.is_floating_point()]
         request = {
-            "op": "call", "target": self._target(target), "args": list(args), "kwargs": kwargs,
+            "op": "call", "target": self._target(target),
+            "args": [None if isinstance(a, Handle) else a for a in args], "kwargs": kwargs,
+            "handle_args": [[i, a.id] for i, a in enumerate(args) if isinstance(a, Handle)],
             "grad_args": list(grad or []), "grad_output": grad_output, "return_inputs": return_inputs,
             "device": device or self.device, "event_global": event_global,
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
             "generator_seed": generator_seed, "memory_budget": memory_budget,
+            "backward": None if backward is None else {"index": None if backward is True else int(backward)},
         }
         self._record(target, args, kwargs, handle_kwargs)
         cpu_before = self.child.cpu_seconds() if measure_cpu else None
@@ -650,6 +665,38 @@ class Learner:
         if not reply.get("ok"):
             raise LearnerRaised(reply.get("error", {}), "put")
         return _decode_handles(reply["output"])
+
+    def build_module(self, description: dict, label: str = "", device=None, timeout=None) -> Handle:
+        """A torch.nn.Sequential built in the child from plain data (child.py _build_module):
+        {"layers": [["linear", 3, 4], ["tanh"], ["batchnorm", 4], ...], "dtype": "float64",
+        "state": its state_dict, optionally "grads": {parameter name: tensor}}."""
+        request = {"op": "build_module", "description": description, "device": device or self.device}
+        reply = self._request(request, timeout, None, "build_module", False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), "build_module")
+        handle = _decode_handles(reply["output"])
+        handle.label = label
+        return handle
+
+    def module_state(self, handle: Handle, timeout=None) -> dict:
+        """A module's "parameters", "grads" (None where none) and "buffers" as {name: tensor},
+        and for a build_module module "largest_grad_batch" and "grad_forwards": the largest batch
+        its first layer took with grad enabled, and how many such forward passes there were."""
+        reply = self._request({"op": "module_state", "handle": handle.id}, timeout, None, "module_state", False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), "module_state")
+        return wire.unwrap(reply["output"])
+
+    def loss_function(self, name: str, label: str = "", timeout=None, **options) -> Handle:
+        """A loss function of the child's own (child.py _LOSSES[name](**options)), to pass to a
+        submission that takes one."""
+        reply = self._request({"op": "loss_fn", "name": name, "options": options}, timeout, None,
+                              "loss_fn", False)
+        if not reply.get("ok"):
+            raise LearnerRaised(reply.get("error", {}), "loss_fn")
+        handle = _decode_handles(reply["output"])
+        handle.label = label or name
+        return handle
 
     def release(self, handle: Handle):
         if self.child.alive():

@@ -213,6 +213,18 @@ class TripletCase:
     classes: int
     margin: float
     mining: str
+
+
+# -- small encoders the grader builds in the child (moco_step, grad_cache_step) ----------------
+@dataclass(frozen=True)
+class MlpCase:
+    """An MLP with layer sizes `sizes` (in, hidden..., out), an activation between the linear
+    layers and, if batchnorm, a BatchNorm1d after each hidden linear layer; weights drawn from
+    seed (the running statistics too, so that they are not the defaults)."""
+
+    sizes: tuple
+    activation: str
+    batchnorm: bool
     dtype: str
     seed: int
 
@@ -242,3 +254,45 @@ def triplet_cases(b=st.integers(min_value=1, max_value=48), d=st.integers(min_va
                   mining=st.sampled_from(MININGS), dtype=float_dtype_names):
     return st.builds(TripletCase, b=b, d=d, classes=classes, margin=margin, mining=mining, dtype=dtype,
                      seed=seeds)
+
+
+    @property
+    def label(self) -> str:
+        norm = ", batchnorm" if self.batchnorm else ""
+        return f"MLP {'-'.join(map(str, self.sizes))} ({self.activation}{norm}, {self.dtype})"
+
+    def module(self) -> torch.nn.Sequential:
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:])):
+            layers.append(torch.nn.Linear(n_in, n_out))
+            if i < len(self.sizes) - 2:
+                if self.batchnorm:
+                    layers.append(torch.nn.BatchNorm1d(n_out))
+                layers.append({"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[self.activation]())
+        module = torch.nn.Sequential(*layers).to(self.torch_dtype)
+        gen = torch.Generator().manual_seed(self.seed)
+        with torch.no_grad():
+            for name, t in module.state_dict().items():
+                if name.endswith("running_var"):
+                    t.copy_(torch.rand(t.shape, generator=gen, dtype=torch.float64) + 0.5)
+                elif t.is_floating_point():
+                    t.copy_(torch.randn(t.shape, generator=gen, dtype=torch.float64) / max(1, t.shape[-1]) ** 0.5)
+        return module
+
+
+def module_description(module: torch.nn.Sequential, grads: dict | None = None) -> dict:
+    """The plain data from which the child rebuilds module (Learner.build_module): its layers'
+    names and sizes, its dtype and state_dict, and optional .grad per parameter name."""
+    layers = []
+    for layer in module:
+        if isinstance(layer, torch.nn.Linear):
+            layers.append(["linear", layer.in_features, layer.out_features])
+        elif isinstance(layer, torch.nn.BatchNorm1d):
+            layers.append(["batchnorm", layer.num_features])
+        else:
+            layers.append([{torch.nn.ReLU: "relu", torch.nn.Tanh: "tanh"}[type(layer)]])
+    dtype = next(module.parameters()).dtype
+    return {"layers": layers, "dtype": str(dtype).removeprefix("torch."),
+            "state": {k: v.detach().clone() for k, v in module.state_dict().items()},
+            "grads": {k: g.detach().clone() for k, g in (grads or {}).items()}}
+

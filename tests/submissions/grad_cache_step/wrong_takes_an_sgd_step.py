@@ -1,0 +1,29 @@
+"""Bug: also takes an optimizer step (the caller's job), so the weights change.
+
+expect: fail returns_a_float_and_leaves_inputs_and_weights
+"""
+
+import torch
+
+
+def _validate(x1, x2, chunk_size):
+    if x1.shape[0] != x2.shape[0] or not chunk_size >= 1:
+        raise ValueError("x1 and x2 need one batch size, chunk_size >= 1")
+
+
+def grad_cache_step(encoder, x1, x2, loss_fn, chunk_size):
+    _validate(x1, x2, chunk_size)
+    with torch.no_grad():
+        e1 = torch.cat([encoder(c) for c in x1.split(chunk_size)])
+        e2 = torch.cat([encoder(c) for c in x2.split(chunk_size)])
+    e1.requires_grad_(True)
+    e2.requires_grad_(True)
+    loss = loss_fn(e1, e2)
+    g1, g2 = torch.autograd.grad(loss, [e1, e2])
+    for x, g in ((x1, g1), (x2, g2)):
+        for c, gc in zip(x.split(chunk_size), g.split(chunk_size)):
+            encoder(c).backward(gc)
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p -= 0.1 * p.grad
+    return loss.item()

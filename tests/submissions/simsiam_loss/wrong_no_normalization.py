@@ -1,0 +1,18 @@
+"""Bug: dot products instead of cosines: the loss can be lowered by growing the predictions.
+
+expect: fail matches_reference, worked_example_from_spec
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def _check(p1, p2, z1, z2):
+    shapes = {tuple(t.shape) for t in (p1, p2, z1, z2)}
+    if p1.dim() != 2 or len(shapes) != 1:
+        raise ValueError("p1, p2, z1, z2 must share one (N, D) shape")
+
+
+def simsiam_loss(p1, p2, z1, z2):
+    _check(p1, p2, z1, z2)
+    return -((p1 * z2.detach()).sum(1).mean() + (p2 * z1.detach()).sum(1).mean()) / 2
