@@ -1,4 +1,4 @@
-"""grad_cache_step: the spec's worked example and stated facts, recomputed with the reference."""
+"""(exercises/grad_cache_step/spec.md) grad_cache_step: the spec's worked example and stated facts, recomputed with the reference."""
 
 from __future__ import annotations
 

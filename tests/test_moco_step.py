@@ -1,4 +1,4 @@
-"""moco_step: the spec's worked example and stated facts, recomputed with the reference."""
+"""(exercises/moco_step/spec.md) moco_step: the spec's worked example and stated facts, recomputed with the reference."""
 
 from __future__ import annotations
 

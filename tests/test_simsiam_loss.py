@@ -1,4 +1,4 @@
-"""simsiam_loss: the spec's worked example and stated properties, recomputed with the reference,
+"""(exercises/simsiam_loss/spec.md) simsiam_loss: the spec's worked example and stated properties, recomputed with the reference,
 and the collapse experiment's calibration on a few of its seeds."""
 
 from __future__ import annotations

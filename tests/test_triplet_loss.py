@@ -1,4 +1,4 @@
-"""The triplet_loss spec's numbers, recomputed with the reference, and its stated properties."""
+"""(exercises/triplet_loss/spec.md) The triplet_loss spec's numbers, recomputed with the reference, and its stated properties."""
 
 from __future__ import annotations
 
