@@ -9,7 +9,7 @@ check, the untouched stub fails as "not implemented yet", and every file of its 
     seed: N                            the hypothesis seed (default 0)
     requires: MODULE                   skipped where MODULE is not installed
 
-tests/test_catalogue.py and tests/test_self_check.py run the same verdicts.
+tests/test_catalogue.py runs this check for every exercise.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """contrastive_mnist's data, split, evaluation and CLI plumbing (the graded submissions are in the catalogue).
 
 Nothing here downloads: the download test serves files from a file:// "mirror".
-The one full training run of the reference is tests/test_self_check.py's; these
+The one full training run of the reference is tests/test_catalogue.py's (grade dev check); these
 use budgets of a few seconds.
 """
 
