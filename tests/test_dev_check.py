@@ -24,7 +24,7 @@ def test_dev_check_names_what_a_broken_exercise_lacks(tmp_path):
     for expected in ("missing", "format = 2 expected",
                      "difficulty must be a string", "order must be an integer",
                      "hints must be non-empty strings", "functions must name at least one function",
-                     "at least 13 expected"):
+                     "at least 10 expected"):
         assert expected in problems, (expected, problems)
     assert not info_problems(load_exercise("nt_xent"))
 
