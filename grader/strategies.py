@@ -213,18 +213,6 @@ class TripletCase:
     classes: int
     margin: float
     mining: str
-
-
-# -- small encoders the grader builds in the child (moco_step, grad_cache_step) ----------------
-@dataclass(frozen=True)
-class MlpCase:
-    """An MLP with layer sizes `sizes` (in, hidden..., out), an activation between the linear
-    layers and, if batchnorm, a BatchNorm1d after each hidden linear layer; weights drawn from
-    seed (the running statistics too, so that they are not the defaults)."""
-
-    sizes: tuple
-    activation: str
-    batchnorm: bool
     dtype: str
     seed: int
 
@@ -255,6 +243,23 @@ def triplet_cases(b=st.integers(min_value=1, max_value=48), d=st.integers(min_va
     return st.builds(TripletCase, b=b, d=d, classes=classes, margin=margin, mining=mining, dtype=dtype,
                      seed=seeds)
 
+
+# -- small encoders the grader builds in the child (moco_step, grad_cache_step) ----------------
+@dataclass(frozen=True)
+class MlpCase:
+    """An MLP with layer sizes `sizes` (in, hidden..., out), an activation between the linear
+    layers and, if batchnorm, a BatchNorm1d after each hidden linear layer; weights drawn from
+    seed (the running statistics too, so that they are not the defaults)."""
+
+    sizes: tuple
+    activation: str
+    batchnorm: bool
+    dtype: str
+    seed: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return FLOAT_DTYPES[self.dtype]
 
     @property
     def label(self) -> str:
