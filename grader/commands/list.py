@@ -53,7 +53,9 @@ def run(args) -> int:
     table = Table(title="contrastive-kit exercises, in the recommended order", title_justify="left",
                   show_lines=True)
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("exercise · title · topics", ratio=1)
+    # never narrower than the longest exercise name: a name is what the learner types next
+    table.add_column("exercise · title · topics", ratio=1,
+                     min_width=max(len(row["name"]) for row in table_rows))
     table.add_column("level", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("status", no_wrap=True)
