@@ -109,8 +109,15 @@ def _code_blocks(text: str) -> list[str]:
 
 
 def _inline_code(text: str) -> set[str]:
+    """The code spans, whitespace removed: a span may run over a line break (CommonMark), never
+    over a blank line, so a span the English wraps is one span, and not the prose between two."""
     body = re.sub(r"```.*?```", "", text, flags=re.S)
-    return set(re.findall(r"`([^`\n]+)`", body))
+    return {"".join(span.split()) for span in re.findall(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`", body)}
+
+
+def test_a_code_span_wrapped_over_a_line_break_is_one_span():
+    assert _inline_code("see `Ng =\n(a + b)`, then `clamp(Ng)`.\n\nA `lone\n\ntick` here") == \
+        {"Ng=(a+b)", "clamp(Ng)"}
 
 
 def _numbers(text: str) -> set[str]:
