@@ -109,8 +109,10 @@ def _code_blocks(text: str) -> list[str]:
 
 
 def _inline_code(text: str) -> set[str]:
+    """The code spans, whitespace removed: a span may run over a line break (not a blank line), so
+    one the English wraps and the translation writes on one line is the same span."""
     body = re.sub(r"```.*?```", "", text, flags=re.S)
-    return set(re.findall(r"`([^`\n]+)`", body))
+    return {"".join(span.split()) for span in re.findall(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`", body)}
 
 
 def _numbers(text: str) -> set[str]:
