@@ -109,8 +109,11 @@ def _code_blocks(text: str) -> list[str]:
 
 
 def _inline_code(text: str) -> set[str]:
+    """The one-line code spans. A span may run over a line break (Markdown joins it), so the
+    backticks are paired in order within a paragraph; such a span is left out, as the text
+    between two spans would otherwise be taken for one, and a translation breaks its lines elsewhere."""
     body = re.sub(r"```.*?```", "", text, flags=re.S)
-    return set(re.findall(r"`([^`\n]+)`", body))
+    return {s for s in re.findall(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`", body) if "\n" not in s}
 
 
 def _numbers(text: str) -> set[str]:
