@@ -27,13 +27,27 @@ def _checks_module_tree(path: str, mtime_ns: int) -> ast.Module:
     return tree
 
 
+# The category of each check the loss factory makes (grader/loss_checks.py uses this table too).
+FACTORY_CATEGORIES = {
+    "rejects": "interface", "worked_example": "correctness", "matches_reference": "correctness",
+    "gradients_match_reference": "gradients", "gradcheck_float64": "gradients",
+    "inputs_not_modified": "hygiene", "dtype_device_and_0dim": "hygiene",
+    "output_keeps_autograd_graph": "hygiene", "speed_vs_reference": "speed",
+}
+
+
 def checks_of(path: Path) -> dict[str, str]:
-    """{check name: category} of a checks module: its check_* functions and @check("category")."""
+    """{check name: category} of a checks module: its check_* functions with @check("category"),
+    and its `check_x = LOSS.factory_method(...)` lines (grader/loss_checks.py)."""
     tree = _checks_module_tree(str(path), Path(path).stat().st_mtime_ns)
     found = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("check_"):
             found[node.name.removeprefix("check_")] = _category(node)
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+              and node.targets[0].id.startswith("check_") and isinstance(node.value, ast.Call)
+              and isinstance(node.value.func, ast.Attribute) and node.value.func.attr in FACTORY_CATEGORIES):
+            found[node.targets[0].id.removeprefix("check_")] = FACTORY_CATEGORIES[node.value.func.attr]
     return found
 
 

@@ -10,19 +10,11 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
+from grader.api import as_tensor, assert_close, check, examples, learner_raises
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.loss_checks import Loss
 from grader.strategies import InfoNceCase, info_nce_cases, seeds
-from grader.timing import WithFreshTensor, compare_at_each, compare_speed, verify_loss_call
+from grader.timing import WithFreshTensor
 
 REQUIRED = ["info_nce"]
 THREADS = 1
@@ -48,14 +40,6 @@ def call_args(case: InfoNceCase, tensors=None):
     if neg is None:
         return [q, k, None, case.temperature]
     return [q, k, neg, case.temperature, case.negative_mode]
-
-
-def loss_of(learner, args, device=None, **kw):
-    return learner.call("info_nce", *args, device=device, **kw)
-
-
-def expected(reference, args):
-    return reference.info_nce(*args)
 
 
 def grad_indices(args):
@@ -89,12 +73,17 @@ def normalize_noise(args):
             for sc, x in zip(scales, inputs)]
 
 
-def reference_grads(reference, args):
-    args = list(args)
-    wrt = grad_indices(args)
-    for i in wrt:
-        args[i] = args[i].clone().requires_grad_(True)
-    return list(torch.autograd.grad(reference.info_nce(*args), [args[i] for i in wrt]))
+LOSS = Loss("info_nce", names=NAMES + ("temperature", "negative_mode"), args_of=call_args,
+            label_of=lambda case: f" ({case.mode})", wrt=grad_indices,
+            noise=lambda args: (1 / args[3], normalize_noise(args)))
+
+
+def loss_of(learner, args, device=None, **kw):
+    return LOSS.call(learner, args, device, **kw)
+
+
+def expected(reference, args):
+    return LOSS.expected(reference, args)
 
 
 # -- interface ----------------------------------------------------------------
@@ -127,11 +116,8 @@ def check_rejects_unknown_mode(learner):
             learner.call("info_nce", q, k, neg, 0.1, mode)
 
 
-@check("interface")
-def check_rejects_nonpositive_temperature(learner):
-    for t in (0.0, -0.1):
-        with learner_raises("ValueError", what=f"temperature={t}"):
-            learner.call("info_nce", torch.randn(3, 4), torch.randn(3, 4), None, t)
+check_rejects_nonpositive_temperature = LOSS.rejects("ValueError", [
+    (f"temperature={t}", [torch.randn(3, 4), torch.randn(3, 4), None, t]) for t in (0.0, -0.1)])
 
 
 @check("interface")
@@ -152,16 +138,15 @@ def worked_example():
     return query, positive, shared, paired
 
 
-@check("correctness")
-def check_worked_example_from_spec(learner):
+def _worked_examples():
     q, k, shared, paired = worked_example()
-    for what, args, value in (("in-batch", [q, k, None, 0.5], 0.3300846501),
-                              ("unpaired", [q, k, shared, 0.5, "unpaired"], 0.6003658453),
-                              ("paired", [q, k, paired, 0.5, "paired"], 0.3763698649)):
-        got = loss_of(learner, args).output
-        assert_scalar_like(got, torch.float64, "cpu", what=f"loss of the {what} worked example")
-        assert_close(got, torch.tensor(value, dtype=torch.float64), f"loss of the {what} worked example",
-                     rtol=1e-8, atol=1e-9)
+    return [(f"loss of the {what} worked example", args, value)
+            for what, args, value in (("in-batch", [q, k, None, 0.5], 0.3300846501),
+                                      ("unpaired", [q, k, shared, 0.5, "unpaired"], 0.6003658453),
+                                      ("paired", [q, k, paired, 0.5, "paired"], 0.3763698649))]
+
+
+check_worked_example_from_spec = LOSS.worked_example(_worked_examples(), rtol=1e-8, atol=1e-9)
 
 
 @check("correctness")
@@ -181,36 +166,15 @@ def check_single_query_in_batch_has_zero_loss(learner):
     assert_close(got, torch.tensor(0.0), "in-batch loss for N=1")
 
 
-@check("correctness")
-@examples(30)
-@given(case=info_nce_cases())
-def check_matches_reference(learner, reference, device, case):
-    args = call_args(case)
-    got = loss_of(learner, args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, args), f"loss ({case.mode})", case.torch_dtype)
+check_matches_reference = LOSS.matches_reference(info_nce_cases(), examples_n=30)
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=info_nce_cases(n=st.integers(1, 24), m=st.integers(1, 24), d=st.integers(1, 32)))
-def check_gradients_match_reference(learner, reference, device, case):
-    args = call_args(case)
-    wrt = grad_indices(args)
-    mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
-    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
-                       case.torch_dtype, noise_scale=1 / case.temperature, extra_atol=normalize_noise(args))
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (InfoNceCase(3, 2, 4, "in-batch", 0.5, "float64", 7),
-                 InfoNceCase(2, 3, 3, "unpaired", 0.2, "float64", 8),
-                 InfoNceCase(2, 2, 3, "paired", 1.0, "float64", 9)):
-        args = call_args(case)
-        wrt = grad_indices(args)
-        finite_difference_check(learner, "info_nce", args, wrt, [NAMES[i] for i in wrt])
+check_gradients_match_reference = LOSS.gradients_match_reference(
+    info_nce_cases(n=st.integers(1, 24), m=st.integers(1, 24), d=st.integers(1, 32)), examples_n=20)
+check_gradcheck_float64 = LOSS.gradcheck_float64([call_args(case) for case in (
+    InfoNceCase(3, 2, 4, "in-batch", 0.5, "float64", 7), InfoNceCase(2, 3, 3, "unpaired", 0.2, "float64", 8),
+    InfoNceCase(2, 2, 3, "paired", 1.0, "float64", 9))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -288,12 +252,8 @@ def check_low_temperature_float32(learner, reference, device):
     for case in (InfoNceCase(32, 64, 16, "unpaired", 0.01, "float32", 3),
                  InfoNceCase(32, 8, 16, "paired", 0.01, "float32", 4),
                  InfoNceCase(32, 1, 16, "in-batch", 0.01, "float32", 5)):
-        args = call_args(case)
-        wrt = grad_indices(args)
-        mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
-        assert_close(mine.output, expected(reference, args), f"loss at temperature 0.01 ({case.mode})")
-        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
-                           torch.float32, noise_scale=100)
+        LOSS.assert_grads_match(learner, reference, call_args(case), device, noise=(100, None),
+                                value_what=f"loss at temperature 0.01 ({case.mode})")
 
 
 def spread_rows(mode, seed=21, n=12, m=9, d=8):
@@ -341,13 +301,8 @@ def check_rows_with_different_logit_ranges_float32(learner, reference, device):
                      f"{'' if neg is None else f', negative_keys {neg}'} ({mode}, t=0.01, float32), "
                      f"whose two rows have logits [100, 100] and [-100, -100]: log 2 expected; {why}")
     for mode in ("in-batch", "unpaired", "paired"):
-        args = spread_rows(mode)
-        wrt = grad_indices(args)
-        mine = loss_of(learner, args, device, grad=wrt, grad_output=upstream(args[0].dtype))
         what = f"({mode}, t=0.01, float32, rows whose largest logits range from about 100 down to -85; {why})"
-        assert_close(mine.output, expected(reference, args), f"loss {what}")
-        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, args), [NAMES[i] for i in wrt],
-                           torch.float32, noise_scale=100, extra_atol=normalize_noise(args))
+        LOSS.assert_grads_match(learner, reference, spread_rows(mode), device, value_what=f"loss {what}")
 
 
 @check("stability")
@@ -394,33 +349,14 @@ def check_large_and_small_norms(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    for mode in ("in-batch", "unpaired", "paired"):
-        args = call_args(InfoNceCase(6, 4, 5, mode, 0.3, "float32", 5))
-        result = loss_of(learner, args, device, return_inputs=True)
-        for i in grad_indices(args):
-            if not torch.equal(result.inputs_after[i].tensor, args[i]):
-                raise AssertionError(f"{NAMES[i]} was modified in place by info_nce ({mode}); "
-                                     "the spec forbids it")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in ("float32", "float64"):
-        for mode in ("in-batch", "unpaired", "paired"):
-            case = InfoNceCase(4, 3, 5, mode, 0.1, dtype, 6)
-            assert_scalar_like(loss_of(learner, call_args(case), device).output, case.torch_dtype, device,
-                               what=f"output ({mode})")
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    for mode in ("in-batch", "unpaired", "paired"):
-        args = call_args(InfoNceCase(4, 3, 6, mode, 0.1, "float32", 9))
-        grads = loss_of(learner, args, device, grad=grad_indices(args)).grads
-        if isinstance(grads, str) or any(g is None for g in grads):
-            raise AssertionError(f"the loss must be differentiable w.r.t. every input ({mode}): {grads}")
+MODES = ("in-batch", "unpaired", "paired")
+check_inputs_not_modified = LOSS.inputs_not_modified(
+    [(f" ({mode})", call_args(InfoNceCase(6, 4, 5, mode, 0.3, "float32", 5))) for mode in MODES])
+check_dtype_device_and_0dim = LOSS.dtype_device_and_0dim(lambda dtype: [
+    (f" ({mode})", call_args(InfoNceCase(4, 3, 5, mode, 0.1, str(dtype).removeprefix("torch."), 6)))
+    for mode in MODES])
+check_output_keeps_autograd_graph = LOSS.output_keeps_autograd_graph(
+    [(f" ({mode})", call_args(InfoNceCase(4, 3, 6, mode, 0.1, "float32", 9))) for mode in MODES])
 
 
 # -- speed ------------------------------------------------------------------------
@@ -438,10 +374,8 @@ def _time_with_queue(learner, reference_child, device, seed, n, m, d):
         g = torch.Generator().manual_seed(seed * 1000 + rep)
         return [seed * 1000 + rep, torch.randn(n, d, generator=g), torch.randn(n, d, generator=g)]
 
-    return compare_speed(
-        sides[0], sides[1], "info_nce", make_args, grad=[0, 1],
-        kwargs={"temperature": SPEED_T, "negative_mode": "unpaired"},
-        verify=lambda a, b: verify_loss_call(a, b, torch.float32, NAMES[:2]), max_ratio=SPEED_LIMIT)
+    return LOSS.time_call(sides[0], sides[1], make_args, grad=[0, 1], max_ratio=SPEED_LIMIT,
+                          kwargs={"temperature": SPEED_T, "negative_mode": "unpaired"})
 
 
 def _time_paired(learner, reference_child, device, seed, n, m, d):
@@ -449,10 +383,8 @@ def _time_paired(learner, reference_child, device, seed, n, m, d):
         g = torch.Generator().manual_seed(seed * 1000 + rep)
         return [torch.randn(n, d, generator=g), torch.randn(n, d, generator=g), torch.randn(n, m, d, generator=g)]
 
-    return compare_speed(
-        learner.on(device), reference_child.on(device), "info_nce", make_args, grad=[0, 1, 2],
-        kwargs={"temperature": SPEED_T, "negative_mode": "paired"},
-        verify=lambda a, b: verify_loss_call(a, b, torch.float32, NAMES), max_ratio=SPEED_LIMIT)
+    return LOSS.time_call(learner.on(device), reference_child.on(device), make_args, grad=[0, 1, 2],
+                          max_ratio=SPEED_LIMIT, kwargs={"temperature": SPEED_T, "negative_mode": "paired"})
 
 
 def _describe(setting):
@@ -460,9 +392,8 @@ def _describe(setting):
     return f"N={n}, M={m} ({'queue' if mode == 'unpaired' else 'paired'}), D={d}"
 
 
-@check("speed")
-def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    timers = {"unpaired": _time_with_queue, "paired": _time_paired}
-    record_property("message", compare_at_each(
-        SPEED_SETTINGS, _describe,
-        lambda setting: timers[setting[0]](learner, reference_child, device, seed, *setting[1:])))
+_TIMERS = {"unpaired": _time_with_queue, "paired": _time_paired}
+check_speed_vs_reference = LOSS.speed_vs_reference(
+    SPEED_SETTINGS, _describe, max_ratio=SPEED_LIMIT,
+    time_one=lambda learner, reference_child, device, seed, setting: _TIMERS[setting[0]](
+        learner, reference_child, device, seed, *setting[1:]))

@@ -16,18 +16,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.api import as_tensor, assert_close, check, examples, learner_raises
+from grader.loss_checks import Loss
 from grader.strategies import NceCase, nce_cases
-from grader.timing import compare_speed, verify_loss_call
 
 REQUIRED = ["nce_loss"]
 THREADS = 1
@@ -43,19 +34,18 @@ EST_TOLERANCE, EST_NORMALIZATION_TOLERANCE = 0.2, 0.05
 EST_BUDGET_S = 60.0
 
 
+LOSS = Loss("nce_loss", names=("pos_scores", "neg_scores", "log_q_pos", "log_q_neg", "temperature"),
+            args_of=lambda case: case.tensors() + [case.temperature], wrt=lambda args: [0, 1],
+            noise=lambda args: (1 / args[4], None))
+
+
 def loss_of(learner, case_or_args, device=None, **kw):
-    args = case_or_args.tensors() + [case_or_args.temperature] if isinstance(case_or_args, NceCase) \
-        else list(case_or_args)
-    return learner.call("nce_loss", *args, device=device, **kw)
+    args = LOSS.args_of(case_or_args) if isinstance(case_or_args, NceCase) else list(case_or_args)
+    return LOSS.call(learner, args, device, **kw)
 
 
 def expected(reference, pos, neg, log_q_pos, log_q_neg, temperature):
-    return reference.nce_loss(pos, neg, log_q_pos, log_q_neg, temperature)
-
-
-def reference_grads(reference, pos, neg, log_q_pos, log_q_neg, temperature):
-    a, b = pos.clone().requires_grad_(True), neg.clone().requires_grad_(True)
-    return torch.autograd.grad(reference.nce_loss(a, b, log_q_pos, log_q_neg, temperature), [a, b])
+    return LOSS.expected(reference, [pos, neg, log_q_pos, log_q_neg, temperature])
 
 
 # -- the estimation experiment (also used by tests/test_nce_info_nce.py) ------------------------
@@ -154,11 +144,8 @@ def check_rejects_only_one_log_q(learner):
         learner.call("nce_loss", pos, neg, None, -torch.rand(3, 2), 1.0)
 
 
-@check("interface")
-def check_rejects_nonpositive_temperature(learner):
-    for t in (0.0, -1.0):
-        with learner_raises("ValueError", what=f"temperature={t}"):
-            learner.call("nce_loss", torch.randn(3), torch.randn(3, 2), None, None, t)
+check_rejects_nonpositive_temperature = LOSS.rejects("ValueError", [
+    (f"temperature={t}", [torch.randn(3), torch.randn(3, 2), None, None, t]) for t in (0.0, -1.0)])
 
 
 @check("interface")
@@ -179,16 +166,14 @@ def worked_example():
     return pos, neg, log_q_pos, log_q_neg
 
 
-@check("correctness")
-def check_worked_example_from_spec(learner):
+def _worked_examples():
     pos, neg, lqp, lqn = worked_example()
-    got = loss_of(learner, [pos, neg, lqp, lqn, 0.5]).output
-    assert_scalar_like(got, torch.float64, "cpu")
-    assert_close(got, torch.tensor(2.8027316972, dtype=torch.float64), "loss of the worked example",
-                 rtol=1e-8, atol=1e-9)
-    got = loss_of(learner, [pos, neg, None, None, 0.5]).output
-    assert_close(got, torch.tensor(2.2432709150, dtype=torch.float64),
-                 "loss of the worked example without log_q (negative sampling)", rtol=1e-8, atol=1e-9)
+    return [("loss of the worked example", [pos, neg, lqp, lqn, 0.5], 2.8027316972),
+            ("loss of the worked example without log_q (negative sampling)", [pos, neg, None, None, 0.5],
+             2.2432709150)]
+
+
+check_worked_example_from_spec = LOSS.worked_example(_worked_examples(), rtol=1e-8, atol=1e-9)
 
 
 @check("correctness")
@@ -215,26 +200,12 @@ def check_default_temperature_is_one(learner, reference):
                      f"loss with the default temperature ({'with' if log_q else 'without'} log_q)")
 
 
-@check("correctness")
-@examples(30)
-@given(case=nce_cases())
-def check_matches_reference(learner, reference, device, case):
-    tensors = case.tensors()
-    got = loss_of(learner, case, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, *tensors, case.temperature), "loss", case.torch_dtype)
+check_matches_reference = LOSS.matches_reference(nce_cases(), examples_n=30)
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=nce_cases(b=st.integers(1, 32), k=st.integers(1, 16)))
-def check_gradients_match_reference(learner, reference, device, case):
-    tensors = case.tensors()
-    mine = loss_of(learner, case, device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
-    want = reference_grads(reference, *tensors, case.temperature)
-    assert_grads_close(of_the_loss(mine.grads), want, ["pos_scores", "neg_scores"], case.torch_dtype,
-                       noise_scale=1 / case.temperature)
+check_gradients_match_reference = LOSS.gradients_match_reference(
+    nce_cases(b=st.integers(1, 32), k=st.integers(1, 16)), examples_n=20)
 
 
 @check("gradients")
@@ -277,11 +248,9 @@ def check_gradients_at_zero_logits(learner, device, record_property):
                         f"F.softplus or F.logsigmoid are exact there. Not counted as a failure.")
 
 
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (NceCase(3, 2, 0.7, "float64", True, 7), NceCase(2, 3, 2.0, "float64", False, 8)):
-        finite_difference_check(learner, "nce_loss", case.tensors() + [case.temperature], [0, 1],
-                                ["pos_scores", "neg_scores"])
+check_gradcheck_float64 = LOSS.gradcheck_float64([
+    case.tensors() + [case.temperature]
+    for case in (NceCase(3, 2, 0.7, "float64", True, 7), NceCase(2, 3, 2.0, "float64", False, 8))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -365,23 +334,17 @@ def check_extreme_scores_float32(learner, reference, device):
     lqp = -torch.empty(64).uniform_(0.5, 12.0, generator=gen)
     lqn = -torch.empty(64, 8).uniform_(0.5, 12.0, generator=gen)
     for args in ([pos, neg, None, None, 1.0], [pos, neg, lqp, lqn, 1.0], [pos, neg, lqp, lqn, 0.5]):
-        mine = loss_of(learner, args, device, grad=[0, 1], grad_output=upstream(pos.dtype))
         what = "with log_q" if args[2] is not None else "without log_q"
-        assert_close(mine.output, expected(reference, *args), f"loss for scores up to +-1e4 {what}",
-                     rtol=1e-4, atol=1e-4)
-        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *args),
-                           ["pos_scores", "neg_scores"], torch.float32)
+        LOSS.assert_grads_match(learner, reference, args, device, value_what=f"loss for scores up to +-1e4 {what}",
+                                rtol=1e-4, atol=1e-4, noise=(1.0, None))
 
 
 @check("stability")
 def check_low_temperature_float32(learner, reference, device):
     case = NceCase(32, 16, 0.01, "float32", True, 3)
     tensors = case.tensors(scale=1.0)
-    mine = loss_of(learner, tensors + [0.01], device, grad=[0, 1], grad_output=upstream(tensors[0].dtype))
-    assert_close(mine.output, expected(reference, *tensors, 0.01), "loss at temperature 0.01",
-                 rtol=1e-4, atol=1e-4)
-    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *tensors, 0.01),
-                       ["pos_scores", "neg_scores"], torch.float32, noise_scale=100)
+    LOSS.assert_grads_match(learner, reference, tensors + [0.01], device, value_what="loss at temperature 0.01",
+                            rtol=1e-4, atol=1e-4)
 
 
 def spread_rows(seed=21, b=9, k=6):
@@ -401,52 +364,22 @@ def spread_rows(seed=21, b=9, k=6):
 def check_rows_with_different_logit_ranges_float32(learner, reference, device):
     pos, neg, lqp, lqn = spread_rows()
     for args in ([pos, neg, None, None, 0.01], [pos, neg, lqp, lqn, 0.01]):
-        mine = loss_of(learner, args, device, grad=[0, 1], grad_output=upstream(pos.dtype))
         what = (f"({'with' if args[2] is not None else 'without'} log_q, t=0.01, float32, rows whose "
                 "logits sit near 300, 225, ..., -300): every term must be stable on its own, e.g. "
                 "F.softplus or F.logsigmoid; a shift shared by the whole batch (its largest logit) "
                 "underflows to log(0) for rows far below it")
-        assert_close(mine.output, expected(reference, *args), f"loss {what}", rtol=1e-4, atol=1e-4)
-        assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, *args),
-                           ["pos_scores", "neg_scores"], torch.float32, noise_scale=100)
+        LOSS.assert_grads_match(learner, reference, args, device, value_what=f"loss {what}", rtol=1e-4, atol=1e-4)
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    case = NceCase(6, 5, 0.3, "float32", True, 5)
-    sent = case.tensors()
-    result = loss_of(learner, sent + [0.3], device, return_inputs=True)
-    for before, after, name in zip(sent, result.inputs_after, ("pos_scores", "neg_scores", "log_q_pos",
-                                                               "log_q_neg")):
-        if not torch.equal(after.tensor, before):
-            raise AssertionError(f"{name} was modified in place by nce_loss; the spec forbids it")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in (torch.float32, torch.float64):
-        for log_q in (False, True):
-            case = NceCase(4, 3, 1.0, "float64" if dtype == torch.float64 else "float32", log_q, 6)
-            assert_scalar_like(loss_of(learner, case, device).output, dtype, device)
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    grads = loss_of(learner, NceCase(4, 3, 1.0, "float32", True, 9), device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. pos_scores and neg_scores: {grads}")
+check_inputs_not_modified = LOSS.inputs_not_modified([("", NceCase(6, 5, 0.3, "float32", True, 5).tensors() + [0.3])])
+check_dtype_device_and_0dim = LOSS.dtype_device_and_0dim(lambda dtype: [
+    ("", LOSS.args_of(NceCase(4, 3, 1.0, str(dtype).removeprefix("torch."), log_q, 6))) for log_q in (False, True)])
+check_output_keeps_autograd_graph = LOSS.output_keeps_autograd_graph(
+    [("", LOSS.args_of(NceCase(4, 3, 1.0, "float32", True, 9)))])
 
 
 # -- speed ------------------------------------------------------------------------
-@check("speed")
-def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    def make_args(rep):
-        case = NceCase(SPEED_B, SPEED_K, 1.0, "float32", True, seed * 1000 + rep)
-        return case.tensors() + [1.0]
-
-    result = compare_speed(
-        learner.on(device), reference_child.on(device), "nce_loss", make_args, grad=[0, 1],
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, ("pos_scores", "neg_scores")),
-        max_ratio=SPEED_LIMIT)
-    record_property("message", f"B={SPEED_B}, K={SPEED_K}: {result.describe()}")
+check_speed_vs_reference = LOSS.speed_vs_reference(
+    [(SPEED_B, SPEED_K)], lambda bk: f"B={bk[0]}, K={bk[1]}",
+    lambda bk, rep_seed: NceCase(*bk, 1.0, "float32", True, rep_seed).tensors() + [1.0], max_ratio=SPEED_LIMIT)

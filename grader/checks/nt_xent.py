@@ -7,19 +7,10 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
+from grader.api import as_tensor, assert_close, check, examples
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.loss_checks import Loss
 from grader.strategies import Case, cases, seeds
-from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
 REQUIRED = ["nt_xent"]
 THREADS = 1
@@ -30,15 +21,6 @@ CATEGORY_DEPENDS = {category: ("matches_reference",)
 # At N = 2048 a Python loop over the 2N rows is 4-5x the reference here; at N = 256, where
 # each row's own work is small, its per-row overhead shows (10-14x).
 SPEED_SIZES, SPEED_D, SPEED_LIMIT = (2048, 256), 128, 3.0
-
-
-def expected(reference, z1, z2, temperature):
-    return reference.nt_xent(z1, z2, temperature)
-
-
-def reference_grads(reference, z1, z2, temperature):
-    a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
-    return torch.autograd.grad(reference.nt_xent(a, b, temperature), [a, b])
 
 
 def normalize_noise(z1, z2, temperature):
@@ -57,34 +39,30 @@ def normalize_noise(z1, z2, temperature):
     return [normalize_backward_noise(scale[:n], z1, z1.dtype), normalize_backward_noise(scale[n:], z2, z2.dtype)]
 
 
+LOSS = Loss("nt_xent", names=("z1", "z2", "temperature"), args_of=lambda case: [*case.tensors(), case.temperature],
+            wrt=lambda args: [0, 1], noise=lambda args: (1 / args[2], normalize_noise(*args)))
+
+
 def loss_of(learner, z1, z2, temperature, device=None, **kw):
-    return learner.call("nt_xent", z1, z2, temperature, device=device, **kw)
+    return LOSS.call(learner, [z1, z2, temperature], device, **kw)
+
+
+def expected(reference, z1, z2, temperature):
+    return LOSS.expected(reference, [z1, z2, temperature])
 
 
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_rejects_mismatched_shapes(learner):
-    bad = [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]
-    for s1, s2 in bad:
-        with learner_raises("ValueError", what=f"shapes {s1} and {s2}"):
-            learner.call("nt_xent", torch.randn(s1), torch.randn(s2), 0.5)
-
-
-@check("interface")
-def check_rejects_nonpositive_temperature(learner):
-    for t in (0.0, -0.5):
-        with learner_raises("ValueError", what=f"temperature={t}"):
-            learner.call("nt_xent", torch.randn(3, 4), torch.randn(3, 4), t)
+check_rejects_mismatched_shapes = LOSS.rejects("ValueError", [
+    (f"shapes {s1} and {s2}", [torch.randn(s1), torch.randn(s2), 0.5])
+    for s1, s2 in [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]])
+check_rejects_nonpositive_temperature = LOSS.rejects("ValueError", [
+    (f"temperature={t}", [torch.randn(3, 4), torch.randn(3, 4), t]) for t in (0.0, -0.5)])
 
 
 # -- correctness --------------------------------------------------------------
-@check("correctness")
-def check_worked_example_from_spec(learner):
-    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
-    z2 = torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)
-    got = loss_of(learner, z1, z2, 0.5).output
-    assert_scalar_like(got, torch.float64, "cpu")
-    assert_close(got, torch.tensor(0.6366709573, dtype=torch.float64), "loss", rtol=1e-7, atol=1e-8)
+check_worked_example_from_spec = LOSS.worked_example([("loss of the worked example", [
+    torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
+    torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64), 0.5], 0.6366709573)])
 
 
 @check("correctness")
@@ -101,33 +79,14 @@ def check_single_pair_has_zero_loss(learner):
     assert_close(got, torch.tensor(0.0), "loss for N=1")
 
 
-@check("correctness")
-@examples(25)
-@given(case=cases())
-def check_matches_reference(learner, reference, device, case):
-    z1, z2 = case.tensors()
-    got = loss_of(learner, z1, z2, case.temperature, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, z1, z2, case.temperature), "loss", case.torch_dtype)
+check_matches_reference = LOSS.matches_reference(cases(), examples_n=25)
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=cases(n=st.integers(1, 32), d=st.integers(1, 64)))
-def check_gradients_match_reference(learner, reference, device, case):
-    z1, z2 = case.tensors()
-    mine = loss_of(learner, z1, z2, case.temperature, device, grad=[0, 1], grad_output=upstream(z1.dtype))
-    want = reference_grads(reference, z1, z2, case.temperature)
-    assert_grads_close(of_the_loss(mine.grads), want, ["z1", "z2"], case.torch_dtype,
-                       noise_scale=1 / case.temperature, extra_atol=normalize_noise(z1, z2, case.temperature))
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (Case(3, 4, 0.5, "float64", 7), Case(4, 3, 0.1, "float64", 8)):
-        z1, z2 = case.tensors()
-        finite_difference_check(learner, "nt_xent", [z1, z2, case.temperature], [0, 1], ["z1", "z2"])
+check_gradients_match_reference = LOSS.gradients_match_reference(
+    cases(n=st.integers(1, 32), d=st.integers(1, 64)), examples_n=20)
+check_gradcheck_float64 = LOSS.gradcheck_float64(
+    [[*case.tensors(), case.temperature] for case in (Case(3, 4, 0.5, "float64", 7), Case(4, 3, 0.1, "float64", 8))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -171,10 +130,7 @@ def check_invariant_to_permuting_pairs(learner, case, perm_seed):
 @check("stability")
 def check_low_temperature_float32(learner, reference, device):
     z1, z2 = Case(32, 16, 0.01, "float32", 3).tensors()
-    mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1], grad_output=upstream(z1.dtype))
-    assert_close(mine.output, expected(reference, z1, z2, 0.01), "loss at temperature 0.01")
-    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, z1, z2, 0.01), ["z1", "z2"],
-                       torch.float32, extra_atol=normalize_noise(z1, z2, 0.01), noise_scale=100)
+    LOSS.assert_grads_match(learner, reference, [z1, z2, 0.01], device, value_what="loss at temperature 0.01")
 
 
 def spread_rows(seed=21, n=8, d=8):
@@ -210,11 +166,8 @@ def check_rows_with_different_logit_ranges_float32(learner, reference, device):
     assert_close(got, expected(reference, z1, z2, 0.01), f"loss of z1 = [[1], [1]], z2 = [[1], [-1]] "
                  f"(t=0.01, float32), where the logits of z2's row 1 (-1) are all -100 and every other row's largest is +100; {why}")
     z1, z2 = spread_rows()
-    mine = loss_of(learner, z1, z2, 0.01, device, grad=[0, 1], grad_output=upstream(z1.dtype))
     what = f"(t=0.01, float32, rows whose largest logits range from about 100 down to -30; {why})"
-    assert_close(mine.output, expected(reference, z1, z2, 0.01), f"loss {what}")
-    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, z1, z2, 0.01), ["z1", "z2"],
-                       torch.float32, extra_atol=normalize_noise(z1, z2, 0.01), noise_scale=100)
+    LOSS.assert_grads_match(learner, reference, [z1, z2, 0.01], device, value_what=f"loss {what}")
 
 
 @check("stability")
@@ -246,42 +199,17 @@ def check_large_and_small_norms(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    z1, z2 = Case(6, 5, 0.3, "float32", 5).tensors()
-    result = loss_of(learner, z1, z2, 0.3, device, return_inputs=True)
-    for sent, after, name in zip((z1, z2), result.inputs_after, ("z1", "z2")):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by nt_xent; the spec forbids it")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in (torch.float32, torch.float64):
-        z1, z2 = torch.randn(4, 3, dtype=dtype), torch.randn(4, 3, dtype=dtype)
-        assert_scalar_like(loss_of(learner, z1, z2, 0.5, device).output, dtype, device)
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    z1, z2 = Case(4, 6, 0.5, "float32", 9).tensors()
-    grads = loss_of(learner, z1, z2, 0.5, device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. z1 and z2: {grads}")
+check_inputs_not_modified = LOSS.inputs_not_modified([("", [*Case(6, 5, 0.3, "float32", 5).tensors(), 0.3])])
+check_dtype_device_and_0dim = LOSS.dtype_device_and_0dim(
+    lambda dtype: [("", [torch.randn(4, 3, dtype=dtype), torch.randn(4, 3, dtype=dtype), 0.5])])
+check_output_keeps_autograd_graph = LOSS.output_keeps_autograd_graph([("", [*Case(4, 6, 0.5, "float32", 9).tensors(), 0.5])])
 
 
 # -- speed ------------------------------------------------------------------------
-def _time_at(learner, reference_child, device, seed, n):
-    def make_args(rep):
-        gen = torch.Generator().manual_seed(seed * 1000 + rep)
-        return [torch.randn(n, SPEED_D, generator=gen), torch.randn(n, SPEED_D, generator=gen), 0.5]
-
-    return compare_speed(
-        learner.on(device), reference_child.on(device), "nt_xent", make_args, grad=[0, 1],
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32), max_ratio=SPEED_LIMIT)
+def _speed_args(n, rep_seed):
+    gen = torch.Generator().manual_seed(rep_seed)
+    return [torch.randn(n, SPEED_D, generator=gen), torch.randn(n, SPEED_D, generator=gen), 0.5]
 
 
-@check("speed")
-def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    record_property("message", compare_at_each(
-        SPEED_SIZES, lambda n: f"N={n}, D={SPEED_D}", lambda n: _time_at(learner, reference_child, device, seed, n)))
+check_speed_vs_reference = LOSS.speed_vs_reference(SPEED_SIZES, lambda n: f"N={n}, D={SPEED_D}", _speed_args,
+                                                   max_ratio=SPEED_LIMIT)
