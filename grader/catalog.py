@@ -17,6 +17,45 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line, exit code 2."""
 
 
+# The grade options an exercise may take (info.toml `grading.options`): --budget, --data-dir.
+EXERCISE_OPTIONS = ("budget", "data_dir")
+# Report categories every exercise may use; an exercise declares any other in `grading.categories`.
+COMMON_CATEGORIES = ("interface", "correctness", "gradients", "properties", "stability", "hygiene",
+                     "speed", "integrity")
+
+
+@dataclass(frozen=True)
+class Grading:
+    """The exercise's contract with the engine: info.toml's `grading` table, these defaults where
+    it says nothing (a loss: one torch thread, 10 s per call, no options)."""
+
+    threads: int | None = 1           # torch threads of each child; None ("all"): the machine's
+    call_timeout_s: float = 10.0      # the longest one call into the learner's code may take
+    options: tuple[str, ...] = ()     # grade options its checks read (EXERCISE_OPTIONS)
+    categories: tuple[str, ...] = ()  # report categories of its own, beyond COMMON_CATEGORIES
+
+
+def parse_grading(table, where: str) -> Grading:
+    """info.toml's `grading` table as a Grading; UsageError naming the key that is wrong."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: grading must be a table")
+    unknown = sorted(set(table) - {"threads", "call_timeout_s", "options", "categories"})
+    if unknown:
+        raise UsageError(f"{where}: unknown grading key {unknown[0]!r}")
+    threads = table.get("threads", 1)
+    if threads != "all" and not (type(threads) is int and threads >= 1):
+        raise UsageError(f"{where}: grading.threads must be a positive integer or \"all\", got {threads!r}")
+    timeout = table.get("call_timeout_s", 10.0)
+    if type(timeout) not in (int, float) or not 0 < timeout <= 600:
+        raise UsageError(f"{where}: grading.call_timeout_s must be a number of seconds in (0, 600]")
+    options, categories = table.get("options", []), table.get("categories", [])
+    if not isinstance(options, list) or not set(options) <= set(EXERCISE_OPTIONS):
+        raise UsageError(f"{where}: grading.options must list some of {', '.join(EXERCISE_OPTIONS)}")
+    if not (isinstance(categories, list) and all(isinstance(c, str) and c.isidentifier() for c in categories)):
+        raise UsageError(f"{where}: grading.categories must be a list of names")
+    return Grading(None if threads == "all" else threads, float(timeout), tuple(options), tuple(categories))
+
+
 @dataclass
 class Exercise:
     name: str
@@ -28,6 +67,7 @@ class Exercise:
     hints: list = field(default_factory=list)
     functions: list = field(default_factory=list)
     order: int | None = None  # place in the recommended path, easy to hard (info.toml `order`)
+    grading: Grading = field(default_factory=Grading)
 
     @property
     def stub(self) -> Path:
@@ -74,6 +114,7 @@ def load_exercise(name: str) -> Exercise:
         difficulty=info.get("difficulty", ""), topics=list(text.get("topics", [])),
         minutes=int(info.get("estimated_minutes", 0)), hints=list(text.get("hints", [])),
         functions=list(info.get("functions", [])), order=order,
+        grading=parse_grading(info.get("grading", {}), f"exercises/{name}/info.toml"),
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader import commands
 from grader.catalog import UsageError, exercise_names, learner_file, load_exercise
-from grader.commands._common import positive_float
+from grader.commands._common import add_selection_arguments, grade_options
 from grader.i18n import LANGUAGES, choose, normalize, set_language, t
 
 
@@ -40,15 +40,9 @@ def subcommands() -> dict:
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", type=Path, help="grade this file instead of the exercise's stub")
     parser.add_argument("--reference", action="store_true", help="grade the reference solution")
-    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--seed", type=int, help="hypothesis seed; a failure's report says which to replay")
+    add_selection_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document and nothing else")
     parser.add_argument("--thorough", action="store_true", help="run many more hypothesis examples")
-    parser.add_argument("--only", help="comma-separated check names or categories to run")
-    parser.add_argument("--skip", help="comma-separated check names or categories not to run")
-    parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
-    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
-                        help="training time budget (contrastive_mnist; default 60 on cpu, 30 on cuda)")
     parser.add_argument("--compact", action="store_true",
                         help="the likely cause in full, every other failure on one line")
     parser.add_argument("--verbose", action="store_true",
@@ -112,11 +106,7 @@ def run_grade(args) -> int:
     path = resolve_file(args, exercise)
     only = _names(args.only)
     skip = _names(args.skip)
-    if args.data_dir and not args.data_dir.expanduser().is_dir():
-        raise UsageError(t("no_such_folder", path=args.data_dir))
-    options = {"data_dir": args.data_dir} if args.data_dir else {}
-    if args.budget is not None:
-        options["budget"] = args.budget
+    options = grade_options(args)
     from grader.engine import accepted_options, grade, validate_request
 
     validate_request(exercise, only, skip, options)   # before anything slow starts

@@ -21,11 +21,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.catalog import KIT_ROOT, Exercise
+from grader import static
+from grader.catalog import COMMON_CATEGORIES, KIT_ROOT, Exercise, UsageError, parse_grading
 
 SUBMISSIONS = KIT_ROOT / "tests" / "submissions"
 BAD = {"failed", "error", "timeout"}
-INFO_FORMAT = 2
+INFO_FORMAT = 3   # 3: the grading table (threads, call timeout, options, categories)
 KIND_WORDS = {str: "a string", int: "an integer", list: "a list"}
 REQUIRED_INFO = {"title": str, "difficulty": str, "topics": list, "estimated_minutes": int,
                  "functions": list, "hints": list, "order": int}
@@ -111,10 +112,33 @@ def info_problems(exercise: Exercise) -> list[str]:
         problems.append("info.toml: hints must be non-empty strings, at least one")
     if isinstance(info.get("functions"), list) and not info["functions"]:
         problems.append("info.toml: functions must name at least one function")
+    problems += contract_problems(exercise, info)
     wrong = [p for p in catalogue(exercise.name) if p.name.startswith("wrong_")]
     if len(wrong) < 10:
         # (right ones are expected too where a submission can be graded in seconds; a training
         # exercise's right answer is its reference, graded above)
         problems.append(f"tests/submissions/{exercise.name}: {len(wrong)} wrong_*.py files, "
                         f"at least 10 expected")
+    return problems
+
+
+def contract_problems(exercise: Exercise, info: dict) -> list[str]:
+    """The grading table is valid, and the checks module keeps to its own checks: every category
+    it uses is common or declared, and what the contract says is not said again in code."""
+    try:
+        grading = parse_grading(info.get("grading", {}), "info.toml")
+    except UsageError as exc:
+        return [str(exc)]
+    if not exercise.checks.is_file():
+        return []
+    problems = []
+    allowed = set(COMMON_CATEGORIES) | set(grading.categories)
+    for name, category in static.checks_of(exercise.checks).items():
+        if category not in allowed:
+            problems.append(f"check {name}: category {category!r} is neither common ({', '.join(COMMON_CATEGORIES)}) "
+                            "nor declared in info.toml grading.categories")
+    for constant in ("REQUIRED", "THREADS", "CALL_TIMEOUT", "OPTIONS"):
+        if static.constant_of(exercise.checks, constant, None) is not None:
+            problems.append(f"grader/checks/{exercise.name}.py defines {constant}: the contract lives in info.toml "
+                            "(functions, grading)")
     return problems

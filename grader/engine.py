@@ -36,7 +36,7 @@ def selectable_names(exercise: Exercise) -> tuple[list[str], list[str]]:
 
 def accepted_options(exercise: Exercise) -> tuple[str, ...]:
     """The grade options (keys of GradeContext.options) this exercise's checks read."""
-    return tuple(static.constant_of(exercise.checks, "OPTIONS", ()))
+    return exercise.grading.options
 
 
 def validate_request(exercise: Exercise, only=None, skip=None, options=None) -> None:
@@ -164,8 +164,8 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     seed = new_seed() if seed is None else seed
     file = Path(file).resolve()
     sanitize = make_sanitizer(file)
-    required = list(static.constant_of(exercise.checks, "REQUIRED", None) or exercise.functions)
-    threads = static.constant_of(exercise.checks, "THREADS", 1)
+    required = list(exercise.functions)
+    threads = exercise.grading.threads
     child_device = device if device == "cpu" or _cuda_ok() else "cpu"
 
     integrity = Integrity(exercise, file, options)
@@ -179,7 +179,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         from grader.plugin import GraderPlugin
 
         reference = integrity.reference_module()
-        checks_module = importlib.import_module(f"grader.checks.{exercise.name}")
+        importlib.import_module(f"grader.checks.{exercise.name}")   # imported while the child loads
         child.wait_loaded()
     except SandboxError as exc:
         child.load = _failed_load(exc)
@@ -198,7 +198,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     context = api.GradeContext(exercise.name, device, seed, thorough, replay_base=replay_base,
                                live=live, options=options or {}, on_result=on_result)
     api.load_hypothesis_profile()
-    learner = Learner(child, child_device, getattr(checks_module, "CALL_TIMEOUT", 10.0))
+    learner = Learner(child, child_device, exercise.grading.call_timeout_s)
     for name, line in stubs.items():
         learner.mark_unimplemented(name, f"not implemented yet ({file.name} line {line})")
     learner.settled_unimplemented.update(stubs)

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.i18n import t
-from grader.results import CATEGORY_ORDER, CheckResult, GradeReport, Status
+from grader.results import CheckResult, GradeReport, Status, category_rank
 
 STYLES = {Status.PASSED: "green", Status.FAILED: "red", Status.ERROR: "red", Status.TIMEOUT: "yellow",
           Status.SKIPPED: "dim"}
@@ -42,8 +42,7 @@ def make_console(stderr: bool = False) -> Console:
 
 def in_check_order(checks: list[CheckResult]) -> list[CheckResult]:
     """Checks by category (the order their dependencies run in), then as they ran."""
-    order = {name: i for i, name in enumerate(CATEGORY_ORDER)}
-    return sorted(checks, key=lambda c: order.get(c.category, len(order)))
+    return sorted(checks, key=lambda c: category_rank(c.category))
 
 
 def failure_groups(report: GradeReport) -> list[list[CheckResult]]:

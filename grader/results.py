@@ -9,9 +9,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from grader.catalog import COMMON_CATEGORIES
+
 SCHEMA_VERSION = 2
-CATEGORY_ORDER = ["interface", "correctness", "gradients", "properties", "distribution",
-                  "stability", "hygiene", "training", "speed", "integrity"]
+# The common categories' order in a report; an exercise's own (info.toml grading.categories)
+# come before speed, in the order they first appear.
+CATEGORY_ORDER = list(COMMON_CATEGORIES)
+
+
+def category_rank(category: str) -> float:
+    """Where a category goes in a report (sort key; sorting is stable)."""
+    if category in CATEGORY_ORDER:
+        return CATEGORY_ORDER.index(category)
+    return CATEGORY_ORDER.index("speed") - 0.5
 
 
 class Status(str, enum.Enum):
@@ -74,11 +84,10 @@ class GradeReport:
         return out
 
     def by_category(self) -> list[tuple[str, list[CheckResult]]]:
-        order = {name: i for i, name in enumerate(CATEGORY_ORDER)}
         groups: dict[str, list[CheckResult]] = {}
         for c in self.checks:
             groups.setdefault(c.category, []).append(c)
-        return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
+        return sorted(groups.items(), key=lambda kv: category_rank(kv[0]))
 
     @classmethod
     def from_json(cls, doc: dict) -> "GradeReport":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import run_grade
 from grader.catalog import Exercise, load_exercise
-from grader.devcheck import expectation, info_problems, verdict_problem
+from grader.catalog import UsageError, parse_grading
+from grader.devcheck import contract_problems, expectation, info_problems, verdict_problem
 
 
 def test_dev_check_passes_a_complete_exercise():
@@ -21,12 +24,31 @@ def test_dev_check_names_what_a_broken_exercise_lacks(tmp_path):
     (folder / "info.toml").write_text('title = "x"\nhints = [""]\nfunctions = []\n')
     exercise = Exercise(name="broken", folder=folder)
     problems = "; ".join(info_problems(exercise))
-    for expected in ("missing", "format = 2 expected",
+    for expected in ("missing", "format = 3 expected",
                      "difficulty must be a string", "order must be an integer",
                      "hints must be non-empty strings", "functions must name at least one function",
                      "at least 10 expected"):
         assert expected in problems, (expected, problems)
     assert not info_problems(load_exercise("nt_xent"))
+
+
+def test_the_grading_contract_is_read_from_info_toml_and_only_there(tmp_path):
+    grading = load_exercise("contrastive_mnist").grading
+    assert (grading.threads, grading.call_timeout_s, grading.options) == (None, 30.0, ("budget", "data_dir"))
+    assert load_exercise("nt_xent").grading.threads == 1
+    for table, words in (({"threads": 0}, "grading.threads"), ({"options": ["epochs"]}, "grading.options"),
+                         ({"call_timeout_s": "10"}, "call_timeout_s"), ({"timeout": 3}, "unknown grading key")):
+        with pytest.raises(UsageError, match=words):
+            parse_grading(table, "info.toml")
+
+    class Stray(Exercise):
+        checks = property(lambda self: tmp_path / "checks.py")
+
+    (tmp_path / "checks.py").write_text('REQUIRED = ["f"]\n\n@check("ranking")\ndef check_a(learner):\n    pass\n')
+    problems = "; ".join(contract_problems(Stray(name="stray", folder=tmp_path), {}))
+    assert "category 'ranking' is neither common" in problems and "defines REQUIRED" in problems
+    assert contract_problems(Stray(name="stray", folder=tmp_path), {"grading": {"categories": ["ranking"]}}) == \
+        ["grader/checks/stray.py defines REQUIRED: the contract lives in info.toml (functions, grading)"]
 
 
 def test_expectations_are_read_from_the_docstring(tmp_path):

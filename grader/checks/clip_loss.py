@@ -25,8 +25,6 @@ from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
-REQUIRED = ["clip_loss", "siglip_loss"]
-THREADS = 1
 LOSSES = ("clip_loss", "siglip_loss")
 NAMES = {"clip_loss": ["image_emb", "text_emb", "logit_scale"],
          "siglip_loss": ["image_emb", "text_emb", "logit_scale", "logit_bias"]}

@@ -26,8 +26,6 @@ from grader.strategies import FLOAT_DTYPES, Case, cases, float_dtype_names, seed
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 from solutions.info_nce import info_nce as plain_info_nce
 
-REQUIRED = ["debiased_info_nce", "decoupled_nt_xent"]
-THREADS = 1
 SPEED_LIMIT = 3.0
 # debiased_info_nce: (B queries, M shared negatives, D). Many queries against few negatives show
 # a loop over the queries (90x the reference in-process on the 2-core VM); few queries against

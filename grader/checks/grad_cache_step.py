@@ -22,8 +22,6 @@ from grader.compare import assert_grads_close
 from grader.strategies import FLOAT_DTYPES, MlpCase, module_description, seeds
 from grader.timing import compare_speed
 
-REQUIRED = ["grad_cache_step"]
-THREADS = 1
 # The gradient checks run even when the returned loss is wrong: .grad is the step's main result,
 # and plain gradient accumulation (a wrong loss too) gets its own message there.
 CATEGORY_DEPENDS = {"speed": ("matches_reference", "gradients_equal_the_full_batch_gradient")}

@@ -16,8 +16,6 @@ from grader.loss_checks import Loss
 from grader.strategies import InfoNceCase, info_nce_cases, seeds
 from grader.timing import WithFreshTensor
 
-REQUIRED = ["info_nce"]
-THREADS = 1
 # Once the loss's values differ from the reference, these checks would report the same bug
 # again (gradients, invariances and speed of a wrong loss): they wait for matches_reference.
 CATEGORY_DEPENDS = {category: ("matches_reference",)

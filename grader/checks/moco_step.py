@@ -22,8 +22,6 @@ from grader.gradcheck import UPSTREAM, upstream
 from grader.strategies import FLOAT_DTYPES, MlpCase, module_description, seeds
 from grader.timing import compare_speed
 
-REQUIRED = ["moco_step"]
-THREADS = 1
 CATEGORY_DEPENDS = {category: ("matches_reference",)
                     for category in ("gradients", "properties", "stability", "speed")}
 # Momenta of the value checks: never 0.5 (a reversed update is the same there) nor 1 (no update).

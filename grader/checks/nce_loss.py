@@ -20,8 +20,6 @@ from grader.api import as_tensor, assert_close, check, examples, learner_raises
 from grader.loss_checks import Loss
 from grader.strategies import NceCase, nce_cases
 
-REQUIRED = ["nce_loss"]
-THREADS = 1
 # Once the loss's values differ from the reference, these checks would report the same bug
 # again (gradients, invariances and speed of a wrong loss): they wait for matches_reference.
 CATEGORY_DEPENDS = {category: ("matches_reference",)

@@ -35,9 +35,6 @@ from grader.strategies import float_dtype_names, label_cases, seeds
 from grader.timing import WithFreshTensor, compare_speed
 from grader.wire import Received
 
-REQUIRED = ["sample_negatives", "hard_negatives", "sample_unigram"]
-THREADS = 1
-CALL_TIMEOUT = 30.0
 ALPHA = 1e-6
 
 SPEED_B, SPEED_K = 4096, 64                       # sample_negatives

@@ -12,8 +12,6 @@ from grader.compare import normalize_backward_noise
 from grader.loss_checks import Loss
 from grader.strategies import Case, cases, seeds
 
-REQUIRED = ["nt_xent"]
-THREADS = 1
 # Once the loss's values differ from the reference, these checks would report the same bug
 # again (gradients, invariances and speed of a wrong loss): they wait for matches_reference.
 CATEGORY_DEPENDS = {category: ("matches_reference",)

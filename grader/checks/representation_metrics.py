@@ -21,8 +21,6 @@ from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
-REQUIRED = ["alignment", "uniformity", "effective_rank"]
-THREADS = 1
 SPEED_LIMIT = 3.0
 # (function, N, D): uniformity at two sizes (a loop over rows costs most where rows are
 # cheap), alignment on many rows, effective_rank on a tall matrix (a full SVD with its

@@ -19,8 +19,6 @@ from grader.compare import normalize_backward_noise
 from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import Case, cases, seeds
 
-REQUIRED = ["simsiam_loss"]
-THREADS = 1
 # Gradients, invariances and the experiment of a loss whose values are wrong would report
 # the same bug again. The experiment does not wait for the gradient checks: a missing
 # stop-gradient fails both, and the collapse it causes is the lesson.

@@ -24,8 +24,6 @@ from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds, temperatures
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
-REQUIRED = ["supcon_loss"]
-THREADS = 1
 # (B, V, D, classes): B*V = 256 rows, where a Python loop over the anchors measured 15-19x the
 # reference in process (timed first, so that such a loop fails fast), and B*V = 4096 rows, a
 # realistic batch (there the loop is only about 3x: each anchor's own work is large).

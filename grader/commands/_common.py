@@ -101,10 +101,33 @@ def names(text):
     return [x.strip() for x in text.split(",") if x.strip()] if text else None
 
 
+def add_selection_arguments(parser, seed_help: str = "hypothesis seed; a failure's report says which to replay",
+                            hidden_selection: bool = False) -> None:
+    """The options every grading command takes alike (grade, watch, mock): the device, the seed,
+    which checks run, and the exercise options (catalog.EXERCISE_OPTIONS, taken by the
+    exercises whose info.toml lists them in grading.options)."""
+    import argparse
+
+    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--seed", type=int, help=seed_help)
+    selection_help = (argparse.SUPPRESS, argparse.SUPPRESS) if hidden_selection else (
+        "comma-separated check names or categories to run", "comma-separated check names or categories not to run")
+    parser.add_argument("--only", help=selection_help[0])
+    parser.add_argument("--skip", help=selection_help[1])
+    parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
+    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
+                        help="training time budget (contrastive_mnist; default 60 on cpu, 30 on cuda)")
+
+
 def grade_options(args) -> dict:
-    """The exercise-specific options of `grade NAME` (--data-dir, --budget) for watch and mock."""
+    """The exercise options given (--data-dir, --budget), as GradeContext.options; UsageError for
+    a --data-dir that is not a folder."""
     options = {}
     if getattr(args, "data_dir", None):
+        if not args.data_dir.expanduser().is_dir():
+            from grader.i18n import t
+
+            raise UsageError(t("no_such_folder", path=args.data_dir))
         options["data_dir"] = args.data_dir
     if getattr(args, "budget", None) is not None:
         options["budget"] = args.budget

@@ -274,11 +274,10 @@ def outcome_word(report: dict) -> str:
 
 
 def category_columns(reports: list[dict]) -> list[str]:
-    from grader.results import CATEGORY_ORDER
+    from grader.results import category_rank
 
     seen = {c["category"] for r in reports for c in r["checks"]}
-    order = {name: i for i, name in enumerate(CATEGORY_ORDER)}
-    return sorted(seen, key=lambda c: (order.get(c, len(order)), c))
+    return sorted(seen, key=lambda c: (category_rank(c), c))
 
 
 def gradebook_csv(subs: list[Submission]) -> str:
@@ -333,9 +332,8 @@ def summary_table(entries: list[tuple[dict, dict]], title: str):
     from rich.table import Table
     from rich.text import Text
 
-    from grader.results import CATEGORY_ORDER
+    from grader.results import category_rank
 
-    order = {name: i for i, name in enumerate(CATEGORY_ORDER)}
     stats: dict[tuple[str, str], dict] = {}
     for _, report in entries:
         for check in report["checks"]:
@@ -355,7 +353,7 @@ def summary_table(entries: list[tuple[dict, dict]], title: str):
     # the most frequent message; the one column that gives way on a narrow screen
     table.add_column("typical failure")
     last_category = None
-    for (category, check), slot in sorted(stats.items(), key=lambda kv: (order.get(kv[0][0], len(order)),
+    for (category, check), slot in sorted(stats.items(), key=lambda kv: (category_rank(kv[0][0]),
                                                                         kv[0][0], kv[0][1])):
         rate = slot["passed"] / slot["total"]
         style = "green" if rate == 1 else ("red" if rate < 0.5 else "yellow")

@@ -29,9 +29,9 @@ from grader import progress
 from grader.i18n import localized, localized_in, t
 from grader.catalog import UsageError, find_workspace, learner_file, load_exercise
 from grader.commands.spec import headings, readable_markdown, split_for_mock
-from grader.commands._common import (Stopper, all_exercises, category_counts, clock_text, console,
-                                     counts_text, file_signature, grade_options, names, positive_float,
-                                     sigint_ignored)
+from grader.commands._common import (Stopper, add_selection_arguments, all_exercises, category_counts,
+                                     clock_text, console, counts_text, file_signature, grade_options, names,
+                                     positive_float, sigint_ignored)
 
 NAME = "mock"
 HELP = "a timed mock interview: countdown, re-grading on save with hidden details, a report at the end"
@@ -54,18 +54,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--minutes", type=positive_float, default=45.0,
                         help="length of the interview (default 45)")
     parser.add_argument("--exercise", help="the exercise (default: one you have not passed yet)")
-    parser.add_argument("--seed", type=int, help="seed for the choice of exercise and for every grading")
-    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
-    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
-                        help="training time budget (contrastive_mnist)")
+    add_selection_arguments(parser, seed_help="seed for the choice of exercise and for every grading",
+                            hidden_selection=True)
     # for tests and scripts
     parser.add_argument("--verbose", action="store_true",
                         help="the final report with every check in full (default: the compact report)")
     parser.add_argument("--clock-speed", type=positive_float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS)
-    parser.add_argument("--only", help=argparse.SUPPRESS)
-    parser.add_argument("--skip", help=argparse.SUPPRESS)
     parser.add_argument("--reports-dir", type=Path, help=argparse.SUPPRESS)
 
 

@@ -11,8 +11,8 @@ from rich.rule import Rule
 
 from grader import progress
 from grader.catalog import UsageError, learner_file, load_exercise
-from grader.commands._common import (Stopper, console, file_signature, grade_options, names,
-                                     positive_float, positive_int)
+from grader.commands._common import (Stopper, add_selection_arguments, console, file_signature, grade_options,
+                                     names, positive_float, positive_int)
 
 NAME = "watch"
 HELP = "re-grade an exercise every time its file is saved (Ctrl-C to stop)"
@@ -21,15 +21,9 @@ HELP = "re-grade an exercise every time its file is saved (Ctrl-C to stop)"
 def add_arguments(parser) -> None:
     parser.add_argument("exercise", help="exercise name (see `grade list`)")
     parser.add_argument("--file", type=Path, help="watch this file instead of the exercise's stub")
-    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--seed", type=int, help="hypothesis seed for every run (default: one "
-                        "random seed for the whole session)")
+    add_selection_arguments(parser, seed_help="hypothesis seed for every run (default: one random seed "
+                                              "for the whole session)")
     parser.add_argument("--thorough", action="store_true", help="run many more hypothesis examples")
-    parser.add_argument("--only", help="comma-separated check names or categories to run")
-    parser.add_argument("--skip", help="comma-separated check names or categories not to run")
-    parser.add_argument("--data-dir", type=Path, help="folder with MNIST IDX files (contrastive_mnist)")
-    parser.add_argument("--budget", type=positive_float, metavar="SECONDS",
-                        help="training time budget (contrastive_mnist)")
     parser.add_argument("--verbose", action="store_true",
                         help="every check and failure in full (default: the compact report)")
     parser.add_argument("--interval", type=positive_float, default=0.5,
