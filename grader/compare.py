@@ -35,6 +35,17 @@ def normalize_backward_noise(upstream_norms: torch.Tensor, rows: torch.Tensor, d
     return (NORMALIZE_NOISE_ULPS * eps * upstream_norms.double() / rows.double().norm(dim=1).clamp_min(1e-300))[:, None]
 
 
+class Mismatch(AssertionError):
+    """A failed comparison, structured as check50's failures are: what was compared, what was
+    expected and what came back (as text: the value, or the entry that differs most), and a
+    hint where the check has one. str() is the whole message; the JSON report carries the
+    parts (grader/results.py)."""
+
+    def __init__(self, message: str, *, what: str, expected: str = "", got: str = "", hint: str = ""):
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.what, self.expected, self.got, self.hint = what, expected, got, hint
+
+
 def tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get(dtype, TOLERANCES[torch.float32])
 
@@ -54,17 +65,25 @@ def assert_shape(actual, expected_shape, what="output"):
         raise AssertionError(t("expected_shape", what=what, expected=tuple(expected_shape), got=tuple(value.shape)))
 
 
-def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
-    """Where the two differ most, with both values there, and the mean difference."""
+def worst_entry(actual: torch.Tensor, expected: torch.Tensor) -> tuple[str, str, str] | None:
+    """(where, expected there, got there) at the entry that differs most; None when empty."""
     diff = (actual.double() - expected.double()).abs()
     if diff.numel() == 0:
-        return "empty"
+        return None
     worst = diff.nan_to_num(nan=float("inf")).argmax().item()
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), diff.shape))
-    where = f"[{', '.join(map(str, index))}]"
-    return t("largest_difference", where=where, expected=f"{expected.double().reshape(-1)[worst].item():.8g}",
-             got=f"{actual.double().reshape(-1)[worst].item():.8g}",
-             diff=f"{diff.reshape(-1)[worst].item():.3g}", mean=f"{diff.mean().item():.3g}")
+    return (f"[{', '.join(map(str, index))}]", f"{expected.double().reshape(-1)[worst].item():.8g}",
+            f"{actual.double().reshape(-1)[worst].item():.8g}")
+
+
+def describe_diff(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where the two differ most, with both values there, and the mean difference."""
+    entry = worst_entry(actual, expected)
+    if entry is None:
+        return "empty"
+    diff = (actual.double() - expected.double()).abs()
+    return t("largest_difference", where=entry[0], expected=entry[1], got=entry[2],
+             diff=f"{diff.max().item():.3g}" if not diff.isnan().any() else "nan", mean=f"{diff.mean().item():.3g}")
 
 
 def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=None):
@@ -89,10 +108,14 @@ def assert_close(actual, expected, what="output", dtype=None, rtol=None, atol=No
         if isinstance(atol, torch.Tensor):
             atol = float(atol.max()) if atol.numel() else 0.0
         if a.numel() == 1:
-            got = t("expected_got", expected=f"{e64.item():.8g}", got=f"{a64.item():.8g}")
+            parts = (f"{e64.item():.8g}", f"{a64.item():.8g}")
+            got = t("expected_got", expected=parts[0], got=parts[1])
         else:
+            where, *values = worst_entry(a64, e64)
+            parts = (f"{values[0]} at {where}", f"{values[1]} at {where}")
             got = describe_diff(a64, e64)
-        raise AssertionError(t("values_differ", what=what, got=got, rtol=f"{rtol:g}", atol=f"{atol:g}"))
+        raise Mismatch(t("values_differ", what=what, got=got, rtol=f"{rtol:g}", atol=f"{atol:g}"),
+                       what=what, expected=parts[0], got=parts[1])
 
 
 def assert_grads_close(actual_grads, expected_grads, names, dtype, noise_scale=1.0, extra_atol=None):

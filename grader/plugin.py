@@ -17,6 +17,7 @@ import pytest
 from hypothesis import settings
 
 from grader import api
+from grader.compare import Mismatch
 from grader.describe import describe_input
 from grader.i18n import t
 from grader.results import CheckResult, Status
@@ -152,9 +153,14 @@ class GraderPlugin:
             elif report.skipped:
                 result.status, result.message = Status.SKIPPED, self._skip_reason(report)
             else:
-                result.status, result.message = self.classify(self._errors.get(report.nodeid))
+                error = self._errors.get(report.nodeid)
+                result.status, result.message = self.classify(error)
                 if result.status is not Status.SKIPPED:
                     self._add_input_and_replay(result)
+                mismatch = _first_leaf(error)
+                if isinstance(mismatch, Mismatch):
+                    result.expected, result.got = self.sanitize(mismatch.expected), self.sanitize(mismatch.got)
+                    result.hint = self.sanitize(mismatch.hint)
             self.results.append(result)
             self._by_name[result.name] = result
             if self.ctx.on_result is not None:

@@ -1,7 +1,8 @@
 """Results of one grading: small dataclasses with a status enum, and their JSON form.
 
 SCHEMA_VERSION counts changes of the JSON form (`grade --json`): 2 added each check's
-"input", "replay" and "examples", and the document's "version".
+"input", "replay" and "examples", and the document's "version"; 3 added a failed
+comparison's parts, "expected", "got" and "hint" (grader/compare.py Mismatch; "" otherwise).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from grader.catalog import COMMON_CATEGORIES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The common categories' order in a report; an exercise's own (info.toml grading.categories)
 # come before speed, in the order they first appear.
 CATEGORY_ORDER = list(COMMON_CATEGORIES)
@@ -46,17 +47,21 @@ class CheckResult:
     input: str = ""     # the failing example's calls, as the grader sent them (grader/describe.py)
     replay: str = ""    # the command that reruns this check on the same examples
     examples: int | None = None   # hypothesis examples run (checks with @given)
+    expected: str = ""  # a failed comparison's parts (compare.Mismatch): what was expected,
+    got: str = ""       # what came back (the entry that differs most),
+    hint: str = ""      # and the check's hint, if it has one
 
     @classmethod
     def from_json(cls, doc: dict) -> "CheckResult":
         return cls(doc["name"], doc["category"], Status(doc["status"]), doc.get("message", ""),
                    float(doc.get("duration_s", 0.0)), doc.get("input", ""), doc.get("replay", ""),
-                   doc.get("examples"))
+                   doc.get("examples"), doc.get("expected", ""), doc.get("got", ""), doc.get("hint", ""))
 
     def to_json(self) -> dict:
         return {"name": self.name, "category": self.category, "status": self.status.value,
                 "message": self.message, "duration_s": round(self.duration_s, 4),
-                "input": self.input, "replay": self.replay, "examples": self.examples}
+                "input": self.input, "replay": self.replay, "examples": self.examples,
+                "expected": self.expected, "got": self.got, "hint": self.hint}
 
 
 @dataclass

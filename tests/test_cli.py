@@ -6,7 +6,8 @@ import json
 
 from conftest import ROOT, run_grade
 
-CHECK_KEYS = {"name", "category", "status", "message", "duration_s", "input", "replay", "examples"}
+CHECK_KEYS = {"name", "category", "status", "message", "duration_s", "input", "replay", "examples",
+              "expected", "got", "hint"}
 TOP_KEYS = {"version", "exercise", "file", "device", "seed", "passed", "not_run", "duration_s", "checks"}
 STATUSES = {"passed", "failed", "error", "skipped", "timeout"}
 
@@ -107,7 +108,7 @@ def test_json_schema_and_exit_code_for_a_passing_run():
     proc = run_grade("nt_xent", "--reference", "--json", "--seed", "3", "--skip", "speed")
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
-    assert set(doc) == TOP_KEYS and doc["version"] == 2
+    assert set(doc) == TOP_KEYS and doc["version"] == 3
     assert doc["exercise"] == "nt_xent" and doc["device"] == "cpu" and doc["seed"] == 3
     assert doc["passed"] is True and doc["file"] == "solutions/nt_xent.py"
     assert isinstance(doc["duration_s"], float)
@@ -117,6 +118,16 @@ def test_json_schema_and_exit_code_for_a_passing_run():
     names = [c["name"] for c in doc["checks"]]
     assert len(names) == len(set(names))
     assert {"matches_reference", "gradcheck_float64", "does_not_use_reference"} <= set(names)
+
+
+def test_a_failed_comparison_carries_expected_and_got_in_the_json():
+    proc = run_grade("nt_xent", "--json", "--seed", "0", "--only", "worked_example_from_spec,matches_reference",
+                     "--file", ROOT / "tests/submissions/nt_xent/wrong_temperature_multiplied.py")
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    worked = checks["worked_example_from_spec"]
+    assert worked["status"] == "failed" and worked["expected"] == "0.63667096"
+    assert worked["got"] and worked["got"] != worked["expected"] and worked["got"] in worked["message"]
+    assert checks["matches_reference"]["expected"] and checks["matches_reference"]["got"]
 
 
 def test_failing_run_exits_1_and_plain_output_has_no_escape_codes_or_boxes():
