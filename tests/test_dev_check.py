@@ -67,3 +67,23 @@ def test_expectations_are_read_from_the_docstring(tmp_path):
 def test_dev_check_of_an_unknown_exercise_is_a_usage_error():
     proc = run_grade("dev", "check", "no_such_exercise")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_dev_check_of_several_exercises_keeps_every_problem(monkeypatch, capsys):
+    """A problem of the first exercise checked still fails the run when a later one is fine."""
+    import argparse
+
+    from grader import devcheck, engine
+    from grader.commands import dev
+    from grader.results import CheckResult, GradeReport, Status
+
+    def fake_grade(exercise, path, **kw):
+        status = Status.PASSED if path == exercise.solution else Status.FAILED
+        return GradeReport(exercise.name, str(path), "cpu", 0, [CheckResult("a", "correctness", status,
+                                                                            "not implemented yet")])
+
+    monkeypatch.setattr(engine, "grade", fake_grade)
+    monkeypatch.setattr(devcheck, "info_problems", lambda e: ["broken"] if e.name == "clip_loss" else [])
+    code = dev.run(argparse.Namespace(action="check", exercises=["clip_loss", "nt_xent"], no_catalogue=True))
+    out = capsys.readouterr().out
+    assert code == 1 and "PROBLEM clip_loss: files and info.toml: broken" in out

@@ -40,8 +40,7 @@ def run(args) -> int:
 
     for exercise in exercises:
         started = time.perf_counter()
-        problems = devcheck.info_problems(exercise)
-        row(exercise.name, "files and info.toml", "; ".join(problems) or None)
+        row(exercise.name, "files and info.toml", "; ".join(devcheck.info_problems(exercise)) or None)
         reference = grade(exercise, exercise.solution, device="cpu", seed=0).to_json()
         row(exercise.name, "reference passes", devcheck.verdict_problem(reference, devcheck.Expectation("pass")))
         stub = grade(exercise, exercise.stub, device="cpu", seed=0).to_json()
