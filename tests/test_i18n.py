@@ -215,6 +215,20 @@ def test_translated_quiz_banks_give_no_length_tell_and_say_why_each_choice_is_wr
             assert not missing, f"{twin.name}: {zh['id']}: the explanation drops {missing}"
 
 
+def test_every_exercise_and_quiz_bank_has_its_chinese_text():
+    """The Chinese edition is complete: a new exercise or quiz bank comes with its twin."""
+    missing = [f"{name}/{twin}" for name in exercise_names() for twin in ("spec.zh.md", "stub.zh.py")
+               if not (EXERCISES_DIR / name / twin).is_file()]
+    missing += [f"{name}/info.toml [zh]" for name in exercise_names()
+                if "zh" not in tomllib.loads((EXERCISES_DIR / name / "info.toml").read_text(encoding="utf-8"))]
+    missing += [f"grader/quiz/zh/{bank.name}" for bank in sorted(QUIZ.glob("*.toml"))
+                if not (QUIZ / "zh" / bank.name).is_file()]
+    missing += [f"docs/{page.stem}.zh.md" for page in sorted((ROOT / "docs").glob("*.md"))
+                if not page.name.endswith(".zh.md") and page.name not in ("glossary.md", "commands.md")
+                and not (ROOT / "docs" / f"{page.stem}.zh.md").is_file()]
+    assert not missing, f"not translated: {missing}"
+
+
 def _infos_with_translation() -> list[Path]:
     found = []
     for name in exercise_names():
