@@ -470,7 +470,11 @@ def _serve():
 
 
 def main():
-    setup = wire.read_frame(_REQUEST_FD)
+    try:
+        setup = wire.read_frame(_REQUEST_FD)
+    except EOFError:   # a warm child (grader.sandbox.WarmChildren) that was never used
+        _exit(0)
+    os.chdir(setup["cwd"])
     global _threads
     _threads = int(setup.get("threads") or torch.get_num_threads())
     torch.set_num_threads(_threads)

@@ -57,6 +57,17 @@ def expectation(path: Path) -> Expectation:
                        int(seed.group(1)) if seed else 0, requires.group(1) if requires else None)
 
 
+# Checks too slow for the fast tier of the test suite: they time the reference or train a model.
+SLOW_CATEGORIES = ("speed", "training")
+
+
+def is_fast(exercise: Exercise, expected: Expectation) -> bool:
+    """Whether grading this catalogue file belongs to the fast part of `grade dev check`: a wrong
+    file graded only on the checks it names, none of them timing or training."""
+    categories = static.checks_of(exercise.checks)
+    return expected.verdict == "fail" and not any(categories.get(c) in SLOW_CATEGORIES for c in expected.checks)
+
+
 def installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None

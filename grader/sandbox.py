@@ -8,6 +8,7 @@ drains into a capped buffer; requests and replies travel on two other pipes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
@@ -205,6 +206,85 @@ def _decode_handles(value):
     return value
 
 
+def _child_env(threads: int | None, trust_files_before_ns: int | None) -> dict:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    env.pop("PYTHONSTARTUP", None)
+    env.pop(IMPORT_GUARD_ENV, None)
+    if trust_files_before_ns is not None:
+        env[IMPORT_GUARD_ENV] = str(trust_files_before_ns)
+    if threads:   # numpy's BLAS and OpenMP get the same allowance as torch
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    return env
+
+
+def _spawn(env: dict):
+    """A new child process: (Popen, request fd to write, reply fd to read). It imports torch,
+    then waits for its setup frame; the setup says which file to import and where to run."""
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD_SCRIPT), str(req_r), str(rep_w)],
+        pass_fds=(req_r, rep_w), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(CHILD_SCRIPT.parent.parent),
+    )
+    os.close(req_r)
+    os.close(rep_w)
+    return proc, req_w, rep_r
+
+
+class WarmChildren:
+    """Children started before they are needed, one per environment: where one process grades
+    many files in turn (grade dev check, watch, mock), the next grading's child has imported
+    torch while the current grading ran, on the other core, and only its setup is left.
+
+    A warm child has run no learner code and holds nothing of a grading: its setup frame (sent
+    by ChildProcess.launch) brings the file, the folder to run in, the limits and the guards,
+    exactly as for a child started at that moment. Off unless enabled."""
+
+    def __init__(self):
+        self.enabled = False
+        self._ready: dict[tuple, tuple] = {}
+
+    @staticmethod
+    def _key(env: dict) -> tuple:
+        return tuple(sorted(env.items()))
+
+    def take(self, env: dict):
+        spawned = self._ready.pop(self._key(env), None)
+        if spawned is not None and spawned[0].poll() is None:
+            return spawned
+        if spawned is not None:
+            _close_spawned(spawned)
+        return None
+
+    def refill(self, env: dict) -> None:
+        if self.enabled and self._key(env) not in self._ready:
+            self._ready[self._key(env)] = _spawn(env)
+
+    def close(self) -> None:
+        while self._ready:
+            _close_spawned(self._ready.popitem()[1])
+
+
+def _close_spawned(spawned) -> None:
+    proc, req_w, rep_r = spawned
+    for fd in (req_w, rep_r):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)   # it reads end-of-file instead of a setup frame and exits
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+WARM = WarmChildren()
+atexit.register(WARM.close)
+
+
 class ChildProcess:
     """One child process running one module; restarted on demand after it dies."""
 
@@ -244,32 +324,21 @@ class ChildProcess:
         """Start the process and send its setup; wait_loaded() reads how the import went.
         Between the two the parent is free (to import torch while the child does)."""
         self.close()
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
-                   PYTHONFAULTHANDLER="1")
-        env.pop("PYTHONSTARTUP", None)
-        env.pop(IMPORT_GUARD_ENV, None)
-        if self.trust_files_before_ns is not None:
-            env[IMPORT_GUARD_ENV] = str(self.trust_files_before_ns)
-        if self.threads:   # numpy's BLAS and OpenMP get the same allowance as torch
-            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[name] = str(self.threads)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(CHILD_SCRIPT), str(req_r), str(rep_w)],
-            pass_fds=(req_r, rep_w), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=str(self.path.parent),
-        )
-        os.close(req_r)
-        os.close(rep_w)
-        self._req, self._rep = req_w, rep_r
+        env = _child_env(self.threads, self.trust_files_before_ns)
+        # A warm child (WARM) has imported torch already; the reference's child, whose import
+        # guard is armed by its environment before it imports anything, is always started anew.
+        spawned = WARM.take(env) if self.trust_files_before_ns is None else None
+        self.proc, self._req, self._rep = spawned or _spawn(env)
+        if self.trust_files_before_ns is None:
+            WARM.refill(env)
         self._drain = _OutputDrain(self.proc.stdout, OUTPUT_CAP)
         self._drain.start()
         self._oom_killed = False
         self.starts += 1
         on_cpu = not self.device.startswith("cuda")
         setup = {
-            "path": str(self.path), "require": self.require, "threads": self.threads,
+            "path": str(self.path), "cwd": str(self.path.parent), "require": self.require,
+            "threads": self.threads,
             "guard_dirs": self.guard_dirs, "blocked_modules": self.blocked_modules,
             "deny_read_dirs": self.deny_read_dirs, "private_paths": self.private_paths,
             # An address-space cap stops a huge allocation at once; CUDA needs a

@@ -323,6 +323,9 @@ class Interview:
 
     def grade(self):
         from grader.engine import accepted_options, grade
+        from grader.sandbox import WARM
+
+        WARM.enabled = True   # the child for the next save is ready before it comes
 
         # The exercise may be drawn at random: --budget applies only where it is read.
         options = {key: value for key, value in grade_options(self.args).items()

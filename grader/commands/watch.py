@@ -42,6 +42,9 @@ def _show_path(path: Path) -> str:
 
 def run(args) -> int:
     from grader.engine import grade, new_seed, validate_request
+    from grader.sandbox import WARM
+
+    WARM.enabled = True   # the child for the next save is ready before it comes
     from grader.report import render
 
     exercise = load_exercise(args.exercise)
