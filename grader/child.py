@@ -303,6 +303,60 @@ def _memory_budget(budget, device):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+_real_monotonic, _real_perf_counter = time.monotonic, time.perf_counter
+
+
+def _waits_by_thread() -> dict:
+    """Seconds each thread of this process has spent ready to run but waiting for a CPU."""
+    waits = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                waits[tid] = int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+    return waits
+
+
+class _BusyClock:
+    """The clock a training budget is measured on: wall time less the time this process's most
+    delayed thread spent waiting for a CPU that other programs held. On an idle machine it is
+    wall time (the budget's calibration); on a busy one it slows, so that a submission gets the
+    compute the budget stands for. Read from /proc at most every REFRESH_S; never goes back."""
+
+    REFRESH_S = 0.05
+
+    def __init__(self):
+        self.start_waits = _waits_by_thread()
+        self.wall0 = self.read_at = _real_monotonic()
+        self.lost = self.last = 0.0
+
+    def elapsed(self) -> float:
+        now = _real_monotonic()
+        if now - self.read_at >= self.REFRESH_S:
+            waits = _waits_by_thread()
+            self.lost = max([w - self.start_waits.get(t, 0.0) for t, w in waits.items()] or [0.0])
+            self.read_at = now
+        self.last = max(self.last, now - self.wall0 - self.lost)
+        return self.last
+
+
+@contextlib.contextmanager
+def _budget_clock(enabled: bool):
+    """time.monotonic and time.perf_counter on the busy clock during one call, when asked."""
+    if not enabled:
+        yield None
+        return
+    clock = _BusyClock()
+    base_m, base_p = _real_monotonic(), _real_perf_counter()
+    time.monotonic = lambda: base_m + clock.elapsed()
+    time.perf_counter = lambda: base_p + clock.elapsed()
+    try:
+        yield clock
+    finally:
+        time.monotonic, time.perf_counter = _real_monotonic, _real_perf_counter
+
+
 def _call(request):
     _reset_threads()
     device = request.get("device", "cpu")
@@ -320,8 +374,9 @@ def _call(request):
     event_global = request.get("event_global")
     if event_global:
         setattr(_module, event_global, _emitter("progress"))
-    started = time.perf_counter()
-    with torch.set_grad_enabled(True), _memory_budget(request.get("memory_budget"), device):
+    started = _real_perf_counter()
+    with torch.set_grad_enabled(True), _memory_budget(request.get("memory_budget"), device), \
+            _budget_clock(bool(request.get("busy_clock"))) as clock:
         output = fn(*args, **kwargs)
         grads = None
         if request.get("backward"):
@@ -341,8 +396,10 @@ def _call(request):
                                           allow_unused=True)
                 grads = list(got)   # the wire detaches, by torch's C methods
     _sync(device)
-    seconds = time.perf_counter() - started
-    reply = {"ok": True, "output": _plain(output), "grads": grads, "seconds": seconds}
+    budget_seconds = clock.elapsed() if clock is not None else None
+    seconds = _real_perf_counter() - started
+    reply = {"ok": True, "output": _plain(output), "grads": grads, "seconds": seconds,
+             "budget_seconds": budget_seconds}
     if request.get("return_inputs"):
         # the very objects the submission got: the wire reads them by torch's C methods, so a
         # patched Tensor.detach (returning a copy saved before an in-place change) shows nothing

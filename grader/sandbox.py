@@ -141,6 +141,7 @@ class CallResult:
     seconds: float  # the parent's clock, round trip included
     child_seconds: float = 0.0
     cpu_seconds: float | None = None  # CPU time of the child's whole session during the call, if measured
+    budget_seconds: float | None = None  # the call on the child's busy clock, if asked (busy_clock)
 
 
 @dataclass
@@ -642,7 +643,7 @@ class Learner:
     def call(self, target, *args, grad=None, grad_output=None, return_inputs=False,
              timeout=None, on_event=None, event_global=None, device=None, handle_kwargs=None,
              allow_slow=False, generator_seed=None, measure_cpu=False, memory_budget=None,
-             backward=None,
+             backward=None, busy_clock=False,
              **kwargs) -> CallResult:
         """Run target(*args, **kwargs) in the child on `device`.
 
@@ -658,6 +659,9 @@ class Learner:
         measure_cpu: also measure the CPU time the child's session spends on the call.
         memory_budget: bytes the call (and its backward) may allocate beyond what the child
         holds when it starts; more fails as a LearnerRaised of kind "memory" (child.py).
+        busy_clock: during the call, time.monotonic and time.perf_counter in the child run on its
+        busy clock (wall time less the time its threads waited for a CPU others held, child.py
+        _BusyClock), and the result's budget_seconds is the call's length on it.
         """
         self._check_target(target)
         if grad is True:
@@ -671,6 +675,7 @@ class Learner:
             "handle_kwargs": {k: h.id for k, h in (handle_kwargs or {}).items()},
             "generator_seed": generator_seed, "memory_budget": memory_budget,
             "backward": None if backward is None else {"index": None if backward is True else int(backward)},
+            "busy_clock": bool(busy_clock),
         }
         self._record(target, args, kwargs, handle_kwargs)
         cpu_before = self.child.cpu_seconds() if measure_cpu else None
@@ -689,6 +694,8 @@ class Learner:
             seconds=seconds,
             child_seconds=float(reply.get("seconds") or 0.0),
             cpu_seconds=(cpu_after - cpu_before) if cpu_after is not None and cpu_after >= cpu_before else None,
+            budget_seconds=float(reply["budget_seconds"]) if isinstance(reply.get("budget_seconds"), (int, float))
+            else None,
         )
 
     def call_many(self, target, arg_list, timeout=None, generator_seed=None, **kwargs) -> list:
