@@ -19,7 +19,7 @@ def recall_at_k(query: torch.Tensor, gallery: torch.Tensor, query_labels: torch.
 
 def mean_reciprocal_rank(query: torch.Tensor, gallery: torch.Tensor, query_labels: torch.Tensor,
                          gallery_labels: torch.Tensor, exclude_self: bool = False) -> float:
-    """第一个相关库样本的 1 / rank 在所有查询上的平均（没有相关样本的查询记为 0）。"""
+    """库中第一个相关样本的 1 / rank 在所有查询上的平均（没有相关样本的查询记为 0）。"""
     # TODO：排名与 recall_at_k 中的相同。
     raise NotImplementedError
 
