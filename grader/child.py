@@ -34,8 +34,9 @@ import torch  # noqa: E402  (imported before the learner's code so its patches c
 
 _write = os.write  # bound now: learner code may replace os.write later
 _exit = os._exit
-_REQUEST_FD = int(sys.argv[1])
-_REPLY_FD = int(sys.argv[2])
+_ZYGOTE = sys.argv[1] == "--zygote"   # zygote_main: fork a child per request instead
+_REQUEST_FD = -1 if _ZYGOTE else int(sys.argv[1])
+_REPLY_FD = -1 if _ZYGOTE else int(sys.argv[2])
 _handles: dict = {}
 _module = None
 _learner_file = ""
@@ -551,5 +552,81 @@ def main():
     _exit(0)
 
 
+def zygote_main(control_fd: int) -> None:
+    """Serve fork requests (grader.sandbox.Zygote): each request on the control socket brings
+    four descriptors (request, reply, output, status) and the child's environment; the fork
+    starts a session of its own, takes the descriptors as its pipes and stdout/stderr, and runs
+    main() as a child started with `child.py REQUEST_FD REPLY_FD` would, torch already imported.
+    When a child ends, its wait status goes to its status descriptor. This process runs no
+    learner code and holds nothing of a grading; it exits when the control socket closes."""
+    import json
+    import select
+    import signal
+    import socket
+    import struct
+
+    control = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    status_of: dict[int, int] = {}
+    while True:
+        ready, _, _ = select.select([control, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            while status_of:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                fd = status_of.pop(pid, None)
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.write(fd, struct.pack("<i", os.waitstatus_to_exitcode(status)))
+                    os.close(fd)
+        if control in ready:
+            try:
+                message, fds, _, _ = socket.recv_fds(control, 65536, 4)
+            except OSError:
+                message, fds = b"", []
+            if not message or len(fds) != 4:
+                for fd in fds:
+                    os.close(fd)
+                if not message:
+                    _exit(0)
+                continue
+            env = json.loads(message)
+            pid = os.fork()
+            if pid == 0:
+                global _REQUEST_FD, _REPLY_FD
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()
+                request_fd, reply_fd, output_fd, _ = fds
+                os.dup2(output_fd, 1)
+                os.dup2(output_fd, 2)
+                for name in os.listdir("/proc/self/fd"):   # nothing of the zygote's, nor siblings'
+                    if int(name) > 2 and int(name) not in (request_fd, reply_fd):
+                        with contextlib.suppress(OSError):
+                            os.close(int(name))
+                os.environ.clear()
+                os.environ.update(env)
+                _REQUEST_FD, _REPLY_FD = request_fd, reply_fd
+                try:
+                    main()
+                finally:
+                    _exit(1)
+            for fd in fds[:3]:
+                os.close(fd)
+            status_of[pid] = fds[3]
+            control.sendall(struct.pack("<i", pid))
+
+
 if __name__ == "__main__":
-    main()
+    if _ZYGOTE:
+        zygote_main(int(sys.argv[2]))
+    else:
+        main()

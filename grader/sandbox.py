@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -234,52 +237,138 @@ def _spawn(env: dict):
     return proc, req_w, rep_r
 
 
-class WarmChildren:
-    """Children started before they are needed, one per environment: where one process grades
-    many files in turn (grade dev check, watch, mock), the next grading's child has imported
-    torch while the current grading ran, on the other core, and only its setup is left.
+class _ForkedProcess:
+    """A child forked by a zygote, with what ChildProcess uses of a Popen: pid, poll, wait,
+    kill, returncode and stdout. The zygote, its parent, writes its wait status to status_fd
+    when it ends; should the zygote itself die first, the child is watched by its pid."""
 
-    A warm child has run no learner code and holds nothing of a grading: its setup frame (sent
+    def __init__(self, pid: int, stdout_fd: int, status_fd: int):
+        self.pid, self.returncode = pid, None
+        self.stdout = os.fdopen(stdout_fd, "rb")
+        self._status: int | None = status_fd
+
+    def _read_status(self) -> None:
+        data = os.read(self._status, 4)
+        os.close(self._status)
+        self._status = None
+        if len(data) == 4:
+            self.returncode = struct.unpack("<i", data)[0]
+
+    def poll(self):
+        if self.returncode is None and self._status is not None:
+            if select.select([self._status], [], [], 0)[0]:
+                self._read_status()
+        if self.returncode is None and self._status is None:   # the zygote is gone: by the pid
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -signal.SIGKILL
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired("child", timeout)
+            if self._status is not None:
+                select.select([self._status], [], [], min(left, 0.5) if left is not None else 0.5)
+            else:
+                time.sleep(0.02)
+        return self.returncode
+
+    def kill(self):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+class _Zygote:
+    """`child.py --zygote`: a process that has imported torch (and the child's own modules, no
+    grader module and no learner code) and forks a fresh child per request (child.py
+    zygote_main). A forked child is what `child.py REQUEST_FD REPLY_FD` would be, less the
+    second or so of importing torch."""
+
+    def __init__(self, env: dict):
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(CHILD_SCRIPT), "--zygote", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, env=env, cwd=str(CHILD_SCRIPT.parent.parent))
+        theirs.close()
+        self.control = ours
+
+    def fork(self, env: dict):
+        """(a process, request fd, reply fd) as _spawn gives; OSError if the zygote is gone."""
+        if self.proc.poll() is not None:
+            raise OSError("the zygote has exited")
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        try:
+            socket.send_fds(self.control, [json.dumps(env).encode()], [req_r, rep_w, out_w, status_w])
+            self.control.settimeout(LOAD_TIMEOUT_S)
+            reply = b""
+            while len(reply) < 4:
+                chunk = self.control.recv(4 - len(reply))
+                if not chunk:
+                    raise OSError("the zygote closed its socket")
+                reply += chunk
+        except BaseException:
+            for fd in (req_w, rep_r, out_r, status_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (req_r, rep_w, out_w, status_w):
+                os.close(fd)
+        (pid,) = struct.unpack("<i", reply)
+        return _ForkedProcess(pid, out_r, status_r), req_w, rep_r
+
+    def close(self) -> None:
+        self.control.close()   # the zygote reads end-of-file and exits
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WarmChildren:
+    """Where one process grades many files in turn (grade dev check, watch, mock), a zygote per
+    environment forks each grading's child, so that only the first pays for importing torch:
+    the zygote starts (and imports torch on the other core) while the first grading runs.
+
+    A forked child has run no learner code and holds nothing of a grading: its setup frame (sent
     by ChildProcess.launch) brings the file, the folder to run in, the limits and the guards,
-    exactly as for a child started at that moment. Off unless enabled."""
+    exactly as for a child started at that moment. Off unless enabled; a zygote that died (a
+    submission may kill its parent) is replaced, and the child started anew meanwhile."""
 
     def __init__(self):
         self.enabled = False
-        self._ready: dict[tuple, tuple] = {}
+        self._zygotes: dict[tuple, _Zygote] = {}
 
     @staticmethod
     def _key(env: dict) -> tuple:
         return tuple(sorted(env.items()))
 
     def take(self, env: dict):
-        spawned = self._ready.pop(self._key(env), None)
-        if spawned is not None and spawned[0].poll() is None:
-            return spawned
-        if spawned is not None:
-            _close_spawned(spawned)
-        return None
+        zygote = self._zygotes.get(self._key(env))
+        if zygote is None:
+            return None
+        try:
+            return zygote.fork(env)
+        except (OSError, ValueError, struct.error):
+            self._zygotes.pop(self._key(env), None)
+            zygote.close()
+            return None
 
     def refill(self, env: dict) -> None:
-        if self.enabled and self._key(env) not in self._ready:
-            self._ready[self._key(env)] = _spawn(env)
+        if self.enabled and self._key(env) not in self._zygotes:
+            self._zygotes[self._key(env)] = _Zygote(env)
 
     def close(self) -> None:
-        while self._ready:
-            _close_spawned(self._ready.popitem()[1])
-
-
-def _close_spawned(spawned) -> None:
-    proc, req_w, rep_r = spawned
-    for fd in (req_w, rep_r):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)   # it reads end-of-file instead of a setup frame and exits
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+        while self._zygotes:
+            self._zygotes.popitem()[1].close()
 
 
 WARM = WarmChildren()
