@@ -23,7 +23,11 @@ import numpy as np
 import pytest
 import torch
 
+from grader import stats
 from grader.wire import Received
+
+# The statistical checks calibrated over many seeds: the slow tier (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
 
 with warnings.catch_warnings():   # the checks' category marks are registered by the grader, not here
     warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
@@ -44,7 +48,7 @@ CORRECT = [ROOT / "solutions" / "negative_sampler.py", *sorted(CATALOGUE.glob("c
 
 
 def p_value(observed, expected, scale=1.0):
-    return ns.chi_square(torch.as_tensor(observed), torch.as_tensor(expected, dtype=torch.float64), scale)[2]
+    return stats.chi_square(torch.as_tensor(observed), torch.as_tensor(expected, dtype=torch.float64), scale)[2]
 
 
 def rejection_rate(stats_fn, sims, level):
@@ -55,7 +59,7 @@ def rejection_rate(stats_fn, sims, level):
 def test_chi2_tail_matches_known_quantiles():
     # chi-square upper quantiles (df, x, tail): from standard tables
     for df, x, tail in [(1, 3.841, 0.05), (3, 11.345, 0.01), (10, 29.588, 0.001), (55, 73.311, 0.05)]:
-        assert ns.chi2_tail(x, df) == pytest.approx(tail, rel=2e-3)
+        assert stats.chi2_tail(x, df) == pytest.approx(tail, rel=2e-3)
 
 
 @pytest.mark.parametrize("experiment", ["subsets", "overlap", "unigram", "pairs"])
@@ -79,7 +83,7 @@ def test_multinomial_tests_are_calibrated(experiment):
     draws = rng.multinomial(n, probs / probs.sum(), size=sims)
     expected = n * probs
     stats = ((draws - expected) ** 2 / expected).sum(1)
-    pvals = np.array([ns.chi2_tail(s, len(probs) - 1) for s in stats])
+    pvals = np.array([stats.chi2_tail(s, len(probs) - 1) for s in stats])
     for level in (1e-2, 1e-3):
         rate = (pvals < level).mean()
         assert rate < 2.0 * level + 3 * math.sqrt(level / sims), (experiment, level, rate)
@@ -210,7 +214,7 @@ def small_batch_runs(module, seed):
         outs = [ns.assert_valid_negatives(Received(module.sample_negatives(batch, k, generator=gen), "cpu", False),
                                           batch, k) for _ in range(ns.SMALL_CALLS)]
         observed, expected, _, df = ns.small_batch_experiment(outs, labels, k)
-        yield f"small batch {list(labels)}, K={k}", ns.chi_square(observed, expected, df=df)[2]
+        yield f"small batch {list(labels)}, K={k}", stats.chi_square(observed, expected, df=df)[2]
 
 
 @pytest.mark.parametrize("path", CORRECT, ids=lambda p: p.stem)

@@ -6,7 +6,7 @@ Statistical checks compare those counts with the distribution the spec states, n
 with the reference's own draws, because two correct samplers use their random
 numbers differently.
 
-Every statistical test is Pearson's chi-square at the nominal level ALPHA = 1e-6 of
+Every statistical test is Pearson's chi-square (grader/stats.py) at the nominal level ALPHA = 1e-6 of
 its asymptotic chi-square law, on draws whose smallest expected cell count is 100 or
 more. Simulated under each test's null hypothesis, the rejection rates match the
 nominal level from 1e-2 down to 1e-5; at 1e-6 a correct sampler is rejected by one
@@ -33,9 +33,8 @@ from hypothesis import strategies as st
 from grader.api import check, examples, learner_raises
 from grader.strategies import float_dtype_names, label_cases, seeds
 from grader.timing import WithFreshTensor, compare_speed
+from grader.stats import assert_fits
 from grader.wire import Received
-
-ALPHA = 1e-6
 
 SPEED_B, SPEED_K = 4096, 64                       # sample_negatives
 SPEED_HB, SPEED_HM, SPEED_HK = 4096, 4096, 16     # hard_negatives
@@ -150,35 +149,6 @@ def shared_labels(b, m, classes, gen):
 
 def numbers_in(text):
     return set(re.findall(r"-?\d+", text))
-
-
-# -- chi-square ---------------------------------------------------------------------------
-def chi2_tail(stat, df):
-    """P(X > stat) for X ~ chi-square(df): the regularized upper incomplete gamma Q(df/2, stat/2)."""
-    a = torch.tensor(df / 2.0, dtype=torch.float64)
-    x = torch.tensor(max(float(stat), 0.0) / 2.0, dtype=torch.float64)
-    return float(torch.special.gammaincc(a, x))
-
-
-def chi_square(observed, expected, scale=1.0, df=None):
-    """Pearson's statistic over the cells, divided by scale; df = cells - 1 unless given (a sum of
-    independent multinomials' statistics has the sum of their degrees of freedom)."""
-    observed, expected = observed.double(), expected.double()
-    stat = float(((observed - expected) ** 2 / expected).sum()) / scale
-    df = observed.numel() - 1 if df is None else df
-    return stat, df, chi2_tail(stat, df)
-
-
-def assert_fits(observed, expected, what, cell_names, scale=1.0, df=None, hint=""):
-    stat, df, p = chi_square(observed, expected, scale, df)
-    if p < ALPHA:
-        z = (observed.double() - expected.double()) / expected.double().sqrt()
-        worst = int(z.abs().argmax())
-        raise AssertionError(
-            f"{what}: the draws do not follow the distribution the spec asks for: chi-square "
-            f"{stat:.1f} on {df} degrees of freedom, p = {p:.2g} < {ALPHA:g}; largest deviation at "
-            f"{cell_names(worst)}: drawn {int(observed[worst])} times, expected {float(expected[worst]):.1f}"
-            f"{hint}")
 
 
 # -- the statistical experiments (pure functions of the outputs, reused by the kit's tests) ----------
