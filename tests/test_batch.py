@@ -15,6 +15,9 @@ import pytest
 
 from conftest import SUBMISSIONS, run_grade
 
+# Batch gradings of whole folders: the slow tier (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
+
 CATALOGUE = SUBMISSIONS / "nt_xent"
 RIGHT = ["correct_view_blocks.py", "correct_log_softmax_gather.py"]
 WRONG = ["wrong_sum_instead_of_mean.py", "wrong_self_in_denominator.py"]

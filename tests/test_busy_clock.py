@@ -40,8 +40,11 @@ def learner(tmp_path_factory):
 
 
 def _hogs(count: int):
-    """Processes that keep count cores busy (one spinning thread each) until stopped."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """Processes that keep count cores busy (one spinning thread each) until stopped, each in a
+    session of its own, as other programs are: with autogrouping, Linux shares the CPU between
+    sessions first, so hogs in the test's own session would barely slow the child."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(count)]
 
 
 def test_the_busy_clock_never_runs_ahead_of_wall_time_and_only_in_its_call(learner):

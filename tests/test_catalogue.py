@@ -8,21 +8,36 @@ solution may be slower) where every check passes. `seed: N` fixes the hypothesis
 (default 0). `requires: MODULE` skips the file where MODULE is not installed (the public
 libraries of the bench extra, whose own implementations must pass).
 
-One `grade dev check NAME` process per exercise grades all of its files in turn: the parent
-imports torch once per exercise, not once per file.
+The fast tier grades each wrong file on the checks it names (grader/devcheck.py is_fast); the
+slow tier (`-m slow`) does the full gradings and the checks that time or train. A `grade dev
+check` process grades many files in turn: its parent imports torch once, and a zygote forks
+each file's child (sandbox.WarmChildren). The fast part starts as the session does, in two
+such processes beside the other tests (conftest.py), and each test here reads its result.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from conftest import run_grade
+from conftest import catalogue_result, run_grade
 from grader.catalog import exercise_names
 
 
+def _assert_all_good(exercise: str, returncode: int, stdout: str, stderr: str) -> None:
+    problems = [line for line in stdout.splitlines() if line.startswith(f"PROBLEM {exercise}:")]
+    assert not problems, "\n".join(problems)
+    assert f"CHECKED {exercise}" in stdout.splitlines(), stdout[-4000:] + stderr[-2000:]
+
+
 @pytest.mark.parametrize("exercise", exercise_names())
-def test_exercise_passes_dev_check(exercise):
-    proc = run_grade("dev", "check", exercise, timeout=1800)
-    problems = [line for line in proc.stdout.splitlines() if line.startswith("PROBLEM ")]
-    assert proc.returncode == 0, "\n".join(problems) or proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert not problems and "all good" in proc.stdout
+def test_catalogue_fast_part(exercise):
+    """Files, info.toml, the stub, and each wrong file on the checks it names (no timing, no training)."""
+    _assert_all_good(exercise, *catalogue_result(exercise))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", exercise_names())
+def test_catalogue_slow_part(exercise):
+    """The reference's and the right files' full gradings, and the wrong files caught by speed or training checks."""
+    proc = run_grade("dev", "check", exercise, "--part", "slow", timeout=1800, env={"COLUMNS": "200"})
+    _assert_all_good(exercise, proc.returncode, proc.stdout, proc.stderr)

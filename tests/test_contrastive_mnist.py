@@ -218,6 +218,7 @@ def test_feature_allowance_follows_the_fresh_encoder_within_a_cap():
 
 
 # -- the grade command ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_budget_option_reaches_the_training(empty_cache, tmp_path):
     # A copy of the reference is graded as a learner's file: in the restricted child, with the
     # labelled digits out of its reach, a correct submission still trains.
@@ -232,6 +233,7 @@ def test_budget_option_reaches_the_training(empty_cache, tmp_path):
     assert "4,000 unlabelled digits (subset)" in got["trains_within_budget"]["message"]
 
 
+@pytest.mark.slow
 def test_bad_data_dir_is_reported(tmp_path, empty_cache):
     doc = grade_json("contrastive_mnist", "--reference", "--device", "cpu", "--budget", "3",
                      "--data-dir", tmp_path, "--only", "trains_within_budget", env=empty_cache)

@@ -12,6 +12,7 @@ from grader.catalog import UsageError, parse_grading
 from grader.devcheck import contract_problems, expectation, info_problems, verdict_problem
 
 
+@pytest.mark.slow
 def test_dev_check_passes_a_complete_exercise():
     proc = run_grade("dev", "check", "nt_xent", "--no-catalogue")
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -84,6 +85,7 @@ def test_dev_check_of_several_exercises_keeps_every_problem(monkeypatch, capsys)
 
     monkeypatch.setattr(engine, "grade", fake_grade)
     monkeypatch.setattr(devcheck, "info_problems", lambda e: ["broken"] if e.name == "clip_loss" else [])
-    code = dev.run(argparse.Namespace(action="check", exercises=["clip_loss", "nt_xent"], no_catalogue=True))
+    code = dev.run(argparse.Namespace(action="check", exercises=["clip_loss", "nt_xent"], no_catalogue=True,
+                                     part="all"))
     out = capsys.readouterr().out
     assert code == 1 and "PROBLEM clip_loss: files and info.toml: broken" in out

@@ -10,6 +10,9 @@ import pytest
 
 from conftest import grade_json, run_grade, statuses
 
+# Red-team submissions, each graded for real: the slow tier (python -m pytest -m slow).
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent / "isolation"
 QUICK = "worked_example_from_spec,matches_reference"
 

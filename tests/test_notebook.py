@@ -120,6 +120,7 @@ def _outputs(cell) -> tuple[str, str, str]:
     return "".join(plain), "".join(html), "".join(err)
 
 
+@pytest.mark.slow
 def test_a_generated_notebook_grades_its_cells_in_a_real_kernel(tmp_path, state_dir):
     """The notebook of `grade notebook nt_xent`, with a wrong and a right %%grade cell added,
     executed headless by a real ipykernel: each cell's report is recorded in its outputs, the

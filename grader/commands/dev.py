@@ -39,6 +39,7 @@ def run(args) -> int:
     for column in ("exercise", "what", "result"):
         table.add_column(column)
     problems: list[str] = []
+    checked: list[str] = []
 
     def row(name, what, problem):
         if problem is not None:
@@ -70,9 +71,12 @@ def run(args) -> int:
                 doc = grade(exercise, path, device="cpu", **expected.grade_args()).to_json()
                 row(exercise.name, f"{path.name} ({expected.verdict})", devcheck.verdict_problem(doc, expected))
         table.add_row(exercise.name, "time", f"{time.perf_counter() - started:.1f} s")
+        checked.append(exercise.name)
     out.print(table)
     for problem in problems:   # one line each, whole, for logs and for tests/test_catalogue.py
         out.print(Text(f"PROBLEM {problem}", style="red"), soft_wrap=True)
+    for name in checked:
+        out.print(f"CHECKED {name}", soft_wrap=True)
     out.print(Text("all good" if not problems else f"{len(problems)} problem(s)",
                    style="bold green" if not problems else "bold red"))
     return 0 if not problems else 1
