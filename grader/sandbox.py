@@ -493,6 +493,13 @@ class ChildProcess:
             if stopped:
                 _signal_session(self.proc.pid, signal.SIGCONT)
 
+    def cpu_waits(self) -> dict[str, float]:
+        """Seconds each thread of the child has spent ready to run but waiting for a CPU
+        (/proc/PID/task/*/schedstat), read by the parent: the submission cannot change them."""
+        if not self.alive():
+            return {}
+        return _thread_waits(self.proc.pid)
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU time used so far by every process of the child's session (all
         threads, forked helpers, reaped children); None where /proc cannot tell."""
@@ -651,6 +658,21 @@ def _signal_session(sid: int, sig) -> bool:
     return sent
 
 
+def _thread_waits(pid: int) -> dict[str, float]:
+    waits = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return waits
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                waits[tid] = int(f.read().split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+    return waits
+
+
 def _group_cpu_seconds(sid: int) -> float | None:
     stats = _session_stats(sid)
     if not stats:
@@ -750,7 +772,9 @@ class Learner:
         holds when it starts; more fails as a LearnerRaised of kind "memory" (child.py).
         busy_clock: during the call, time.monotonic and time.perf_counter in the child run on its
         busy clock (wall time less the time its threads waited for a CPU others held, child.py
-        _BusyClock), and the result's budget_seconds is the call's length on it.
+        _BusyClock), and the result's budget_seconds is the call's length on that clock as the
+        parent measures it (its own wall time less the waits it reads from /proc), which a
+        submission that tampers with the child's clock cannot shorten.
         """
         self._check_target(target)
         if grad is True:
@@ -768,10 +792,16 @@ class Learner:
         }
         self._record(target, args, kwargs, handle_kwargs)
         cpu_before = self.child.cpu_seconds() if measure_cpu else None
+        waits_before = self.child.cpu_waits() if busy_clock else None
         started = time.perf_counter()
         reply = self._request(request, timeout, on_event, self._name(target), allow_slow)
         seconds = time.perf_counter() - started
         cpu_after = self.child.cpu_seconds() if cpu_before is not None else None
+        budget_seconds = None
+        if waits_before is not None:   # the busy clock, measured here where the submission cannot reach
+            waits = self.child.cpu_waits()
+            lost = max([w - waits_before.get(tid, 0.0) for tid, w in waits.items()] or [0.0])
+            budget_seconds = max(seconds - lost, 0.0)
         if not reply.get("ok"):
             raise self._raised(reply, target)
         _check_reply_shape(reply, len(grad or []), len(args) if return_inputs else None)
@@ -783,8 +813,7 @@ class Learner:
             seconds=seconds,
             child_seconds=float(reply.get("seconds") or 0.0),
             cpu_seconds=(cpu_after - cpu_before) if cpu_after is not None and cpu_after >= cpu_before else None,
-            budget_seconds=float(reply["budget_seconds"]) if isinstance(reply.get("budget_seconds"), (int, float))
-            else None,
+            budget_seconds=budget_seconds,
         )
 
     def call_many(self, target, arg_list, timeout=None, generator_seed=None, **kwargs) -> list:

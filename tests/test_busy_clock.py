@@ -26,6 +26,15 @@ def spin_for(seconds):
 
 def clock_is_real():
     return time.monotonic.__name__ == "monotonic"
+
+
+def spin_then_stop_the_clock(seconds):
+    """A submission that trains past its budget and then stops the clock it was given."""
+    clock = next(cell.cell_contents for cell in time.monotonic.__closure__
+                 if hasattr(cell.cell_contents, "elapsed"))
+    loops = spin_for(seconds)
+    type(clock).elapsed = lambda self: 0.1
+    return loops
 '''
 
 
@@ -49,7 +58,7 @@ def _hogs(count: int):
 
 def test_the_busy_clock_never_runs_ahead_of_wall_time_and_only_in_its_call(learner):
     result = learner.call("spin_for", 1.0, busy_clock=True, timeout=30)
-    assert 1.0 <= result.budget_seconds <= 1.1
+    assert 0.9 <= result.budget_seconds <= 1.1   # the child reads its waits every 50 ms, the parent at the end
     assert result.budget_seconds <= result.child_seconds + 0.01   # equal where nothing else runs
     assert learner.call("clock_is_real").output is True   # only the call asked for it has the clock
 
@@ -63,10 +72,15 @@ def test_the_busy_clock_waits_while_other_programs_hold_every_core(learner):
         for hog in hogs:
             hog.kill()
             hog.wait()
-    assert 1.0 <= result.budget_seconds <= 1.1
+    assert 0.9 <= result.budget_seconds <= 1.1   # the child reads its waits every 50 ms, the parent at the end
     # with three runnable processes per core the child gets about a third of one: the wall time
     # stretches, and the clock leaves out the waiting
     assert result.child_seconds > 1.5 * result.budget_seconds, (result.child_seconds, result.budget_seconds)
+
+
+def test_the_budget_used_is_measured_by_the_parent_whatever_the_child_clock_says(learner):
+    result = learner.call("spin_then_stop_the_clock", 1.0, busy_clock=True, timeout=30)
+    assert result.budget_seconds >= 0.9, result.budget_seconds   # 1 s spent, not the 0.1 it claims
 
 
 def test_without_the_busy_clock_a_call_runs_on_wall_time(learner):
