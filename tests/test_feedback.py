@@ -109,6 +109,7 @@ def test_checks_that_need_right_values_are_skipped_once_they_are_wrong():
         assert check["status"] == "skipped" and check["message"].startswith("needs matches_reference"), check
 
 
+@pytest.mark.slow   # a few long gradings: the slow tier
 def test_speed_waits_for_matches_reference_unless_asked_for_by_name():
     doc = grade_json("nt_xent", "--file", WRONG_TEMPERATURE, "--seed", "0", "--only",
                      "matches_reference,speed")
@@ -118,6 +119,7 @@ def test_speed_waits_for_matches_reference_unless_asked_for_by_name():
     assert _check(named, "gradients_match_reference")["status"] == "failed"
 
 
+@pytest.mark.slow   # a few long gradings: the slow tier
 def test_thorough_runs_eight_times_the_examples():
     quick = grade_json("nt_xent", "--reference", "--seed", "2", "--only", "matches_reference")
     thorough = grade_json("nt_xent", "--reference", "--seed", "2", "--only", "matches_reference", "--thorough")

@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 from grader import progress
@@ -205,6 +207,7 @@ def test_mock_regrades_on_save_hides_messages_and_ends_when_all_pass(tmp_path, s
     assert progress.read()["exercises"]["nt_xent"]["attempts_total"] == 2
 
 
+@pytest.mark.slow   # a few long gradings: the slow tier
 def test_mock_time_up_reuses_the_last_grading_of_an_unchanged_file(tmp_path, state_dir):
     ws = workspace(tmp_path)
     stub = ws / "nt_xent" / "stub.py"
