@@ -21,7 +21,7 @@ import torch
 from hypothesis import given
 
 from grader.api import check, examples, learner_raises
-from grader.compare import as_tensor, assert_close, assert_grads_close, assert_scalar_like
+from grader.compare import assert_close, assert_grads_close, assert_scalar_like
 from grader.gradcheck import finite_difference_check, of_the_loss, upstream
 from grader.static import FACTORY_CATEGORIES as CATEGORY
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
@@ -191,16 +191,7 @@ class Loss:
         timer = time_one or default_time_one
 
         def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-            """Not more than max_ratio times slower than the reference, at each size timed."""
             record_property("message", compare_at_each(
                 settings, describe, lambda setting: timer(learner, reference_child, device, seed, setting)))
         check_speed_vs_reference.__doc__ = f"Not more than {max_ratio:g}x slower than the reference, at each size timed."
         return check(CATEGORY["speed_vs_reference"])(check_speed_vs_reference)
-
-
-def with_tensor_args(args: Args, convert) -> Args:
-    """args with every tensor passed through convert (e.g. a dtype change)."""
-    return [convert(a) if isinstance(a, torch.Tensor) else a for a in args]
-
-
-__all__ = ["Loss", "as_tensor", "with_tensor_args"]
