@@ -6,17 +6,10 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
+from grader.api import as_tensor, assert_close, check, examples
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.gradcheck import upstream
+from grader.loss_checks import Loss
 from grader.strategies import Case, cases, seeds
 
 # Gradients, invariances and the experiment of a loss whose values are wrong would report
@@ -34,22 +27,22 @@ SPREAD_BAR = 0.6
 STEPS, BATCH, DIM_IN, HIDDEN, DIM, PRED_HIDDEN, LR = 150, 64, 16, 32, 16, 16, 0.1
 
 
-def loss_of(learner, p1, p2, z1, z2, device=None, **kw):
-    return learner.call("simsiam_loss", p1, p2, z1, z2, device=device, **kw)
-
-
-def reference_grads(reference, tensors):
-    """The reference's gradients to p1, p2 (z1, z2 get none: they are detached)."""
-    inputs = [t.clone().requires_grad_(True) for t in tensors]
-    return list(torch.autograd.grad(reference.simsiam_loss(*inputs), inputs[:2]))
-
-
 def normalize_noise(tensors):
     """Extra gradient tolerance for p1, p2: ulps of |p|^-1 times |dL/d(p/|p|)| = 1 / (2N)."""
     p1, p2 = tensors[0], tensors[1]
     n = p1.shape[0]
     scale = torch.full((n,), 1 / (2 * n), dtype=torch.float64)
     return [normalize_backward_noise(scale, p1, p1.dtype), normalize_backward_noise(scale, p2, p2.dtype)]
+
+
+# Only p1 and p2 get gradients: the targets z1, z2 are detached inside the loss, and
+# check_no_gradient_to_the_targets tests that on its own.
+LOSS = Loss("simsiam_loss", names=NAMES, args_of=lambda case: case.tensors(count=4),
+            wrt=lambda args: [0, 1], noise=lambda args: (1.0, normalize_noise(args)))
+
+
+def loss_of(learner, p1, p2, z1, z2, device=None, **kw):
+    return LOSS.call(learner, [p1, p2, z1, z2], device, **kw)
 
 
 def assert_no_gradient(grads, names):
@@ -62,26 +55,18 @@ def assert_no_gradient(grads, names):
 
 
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_rejects_mismatched_shapes(learner):
-    r = torch.randn
-    bad = [((3, 4), (3, 4), (3, 4), (3, 5)), ((3, 4), (2, 4), (3, 4), (3, 4)), ((4,), (4,), (4,), (4,)),
-           ((2, 3, 4),) * 4, ((3, 4), (3, 4), (3, 4), (4, 3))]
-    for shapes in bad:
-        with learner_raises("ValueError", what=f"shapes {', '.join(map(str, shapes))}"):
-            learner.call("simsiam_loss", *[r(s) for s in shapes])
+check_rejects_mismatched_shapes = LOSS.rejects("ValueError", [
+    (f"shapes {', '.join(map(str, shapes))}", [torch.randn(s) for s in shapes])
+    for shapes in [((3, 4), (3, 4), (3, 4), (3, 5)), ((3, 4), (2, 4), (3, 4), (3, 4)), ((4,), (4,), (4,), (4,)),
+                   ((2, 3, 4),) * 4, ((3, 4), (3, 4), (3, 4), (4, 3))]])
 
 
 # -- correctness --------------------------------------------------------------
-@check("correctness")
-def check_worked_example_from_spec(learner):
-    p1 = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
-    p2 = torch.tensor([[2.0, 0.0], [4.0, 3.0]], dtype=torch.float64)
-    z1 = torch.tensor([[0.0, 5.0], [3.0, 4.0]], dtype=torch.float64)
-    z2 = torch.tensor([[3.0, 4.0], [0.0, -1.0]], dtype=torch.float64)
-    got = loss_of(learner, p1, p2, z1, z2).output
-    assert_scalar_like(got, torch.float64, "cpu")
-    assert_close(got, torch.tensor(-0.14, dtype=torch.float64), "loss", rtol=1e-7, atol=1e-9)
+check_worked_example_from_spec = LOSS.worked_example([("loss", [
+    torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64),
+    torch.tensor([[2.0, 0.0], [4.0, 3.0]], dtype=torch.float64),
+    torch.tensor([[0.0, 5.0], [3.0, 4.0]], dtype=torch.float64),
+    torch.tensor([[3.0, 4.0], [0.0, -1.0]], dtype=torch.float64)], -0.14)], atol=1e-9)
 
 
 @check("correctness")
@@ -92,14 +77,7 @@ def check_aligned_predictions_give_minus_one(learner):
     assert_close(got, torch.tensor(-1.0, dtype=torch.float64), "loss when p1 points along z2 and p2 along z1")
 
 
-@check("correctness")
-@examples(25)
-@given(case=cases(d=st.integers(1, 64)))
-def check_matches_reference(learner, reference, device, case):
-    tensors = case.tensors(count=4)
-    got = loss_of(learner, *tensors, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, reference.simsiam_loss(*tensors), "loss", case.torch_dtype)
+check_matches_reference = LOSS.matches_reference(cases(d=st.integers(1, 64)), examples_n=25)
 
 
 # -- gradients ----------------------------------------------------------------
@@ -114,20 +92,10 @@ def check_no_gradient_to_the_targets(learner, device, case):
     assert_no_gradient(grads[2:], NAMES[2:])
 
 
-@check("gradients")
-@examples(20)
-@given(case=cases(n=st.integers(1, 32), d=st.integers(1, 32)))
-def check_gradients_match_reference(learner, reference, device, case):
-    tensors = case.tensors(count=4)
-    mine = loss_of(learner, *tensors, device, grad=[0, 1], grad_output=upstream(case.torch_dtype))
-    assert_grads_close(of_the_loss(mine.grads), reference_grads(reference, tensors), list(NAMES[:2]),
-                       case.torch_dtype, extra_atol=normalize_noise(tensors))
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (Case(3, 4, 1.0, "float64", 7), Case(2, 3, 1.0, "float64", 8)):
-        finite_difference_check(learner, "simsiam_loss", case.tensors(count=4), [0, 1], ["p1", "p2"])
+check_gradients_match_reference = LOSS.gradients_match_reference(
+    cases(n=st.integers(1, 32), d=st.integers(1, 32)), examples_n=20)
+check_gradcheck_float64 = LOSS.gradcheck_float64(
+    [case.tensors(count=4) for case in (Case(3, 4, 1.0, "float64", 7), Case(2, 3, 1.0, "float64", 8))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -171,28 +139,11 @@ def check_large_and_small_norms(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    tensors = Case(6, 5, 1.0, "float32", 5).tensors(count=4)
-    result = loss_of(learner, *tensors, device, return_inputs=True)
-    for sent, after, name in zip(tensors, result.inputs_after, NAMES):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by simsiam_loss; the spec forbids it")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in (torch.float32, torch.float64):
-        tensors = [torch.randn(4, 3, dtype=dtype) for _ in range(4)]
-        assert_scalar_like(loss_of(learner, *tensors, device).output, dtype, device)
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    tensors = Case(4, 6, 1.0, "float32", 9).tensors(count=4)
-    grads = loss_of(learner, *tensors, device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. p1 and p2: {grads}")
+check_inputs_not_modified = LOSS.inputs_not_modified([("", Case(6, 5, 1.0, "float32", 5).tensors(count=4))])
+check_dtype_device_and_0dim = LOSS.dtype_device_and_0dim(
+    lambda dtype: [("", [torch.randn(4, 3, dtype=dtype) for _ in range(4)])])
+check_output_keeps_autograd_graph = LOSS.output_keeps_autograd_graph(
+    [("", Case(4, 6, 1.0, "float32", 9).tensors(count=4))])
 
 
 # -- training: the collapse experiment ---------------------------------------------------
