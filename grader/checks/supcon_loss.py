@@ -10,19 +10,11 @@ import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
+from grader.api import as_tensor, assert_close, assert_grads_close, check, examples
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.gradcheck import of_the_loss, upstream
+from grader.loss_checks import Loss
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds, temperatures
-from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
 # (B, V, D, classes): B*V = 256 rows, where a Python loop over the anchors measured 15-19x the
 # reference in process (timed first, so that such a loop fails fast), and B*V = 4096 rows, a
@@ -75,19 +67,6 @@ def supcon_cases(b=st.integers(1, 24), v=st.integers(1, 4), d=st.integers(1, 64)
                      seed=seeds).filter(_valid)
 
 
-def loss_of(learner, args, device=None, **kw):
-    return learner.call("supcon_loss", *args, device=device, **kw)
-
-
-def expected(reference, args):
-    return reference.supcon_loss(*args)
-
-
-def reference_grad(reference, args):
-    features = args[0].clone().requires_grad_(True)
-    return torch.autograd.grad(reference.supcon_loss(features, *args[1:]), [features])
-
-
 def normalize_noise(args):
     """Extra gradient tolerance per row: ulps of |x|^-1 times the total |dL/dlogit| the row takes
     part in (as anchor and as candidate), from an exact float64 pass."""
@@ -106,40 +85,34 @@ def normalize_noise(args):
     return [normalize_backward_noise(scale, features.reshape(b * v, d), features.dtype).reshape(b, v, 1)]
 
 
-def assert_grad_close(learner, reference, args, device=None, what="features", noise_scale=None):
-    mine = loss_of(learner, args, device, grad=[0], grad_output=upstream(args[0].dtype))
-    assert_grads_close(of_the_loss(mine.grads), reference_grad(reference, args), [what], args[0].dtype,
-                       noise_scale=noise_scale or 1 / args[2], extra_atol=normalize_noise(args))
-    return mine
+# labels is a tensor too, but an integer one: only features gets a gradient
+LOSS = Loss("supcon_loss", names=("features", "labels", "temperature"), args_of=lambda case: case.args(),
+            wrt=lambda args: [0], noise=lambda args: (1 / args[2], normalize_noise(args)))
+
+
+def loss_of(learner, args, device=None, **kw):
+    return LOSS.call(learner, args, device, **kw)
+
+
+def expected(reference, args):
+    return LOSS.expected(reference, args)
 
 
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_rejects_bad_shapes(learner):
-    r = torch.randn
-    bad = [((4, 8), None, "features of shape (4, 8)"), ((2, 3, 4, 5), None, "features of shape (2, 3, 4, 5)"),
-           ((4, 2, 3), torch.tensor([0, 1, 0]), "4 samples with 3 labels"),
-           ((4, 2, 3), torch.tensor([0, 1, 0, 1, 1]), "4 samples with 5 labels")]
-    for shape, labels, what in bad:
-        with learner_raises("ValueError", what=what):
-            learner.call("supcon_loss", r(shape), labels, 0.1)
-
-
-@check("interface")
-def check_rejects_bad_temperature(learner):
-    for t in (0.0, -0.1, float("nan")):
-        with learner_raises("ValueError", what=f"temperature={t}"):
-            learner.call("supcon_loss", torch.randn(4, 2, 3), None, t)
-
-
-@check("interface")
-def check_rejects_batch_without_positives(learner):
-    """No anchor has a positive: the loss is a mean over no terms (the public code's NaN)."""
-    for labels, views, what in ((None, 1, "labels None with one view"),
-                                (torch.tensor([3, 1, 7]), 1, "three samples of three classes, one view"),
-                                (torch.tensor([5]), 1, "one sample, one view")):
-        with learner_raises("ValueError", what=f"a batch where no anchor has a positive ({what})"):
-            learner.call("supcon_loss", torch.randn(len(labels) if labels is not None else 3, views, 4), labels, 0.1)
+check_rejects_bad_shapes = LOSS.rejects("ValueError", [
+    (what, [torch.randn(shape), labels, 0.1])
+    for shape, labels, what in [((4, 8), None, "features of shape (4, 8)"),
+                                ((2, 3, 4, 5), None, "features of shape (2, 3, 4, 5)"),
+                                ((4, 2, 3), torch.tensor([0, 1, 0]), "4 samples with 3 labels"),
+                                ((4, 2, 3), torch.tensor([0, 1, 0, 1, 1]), "4 samples with 5 labels")]])
+check_rejects_bad_temperature = LOSS.rejects("ValueError", [
+    (f"temperature={t}", [torch.randn(4, 2, 3), None, t]) for t in (0.0, -0.1, float("nan"))])
+check_rejects_batch_without_positives = LOSS.rejects("ValueError", [
+    (f"a batch where no anchor has a positive ({what})", [torch.randn(b, 1, 4), labels, 0.1])
+    for labels, b, what in ((None, 3, "labels None with one view"),
+                            (torch.tensor([3, 1, 7]), 3, "three samples of three classes, one view"),
+                            (torch.tensor([5]), 1, "one sample, one view"))],
+    doc="No anchor has a positive: the loss is a mean over no terms (the public code's NaN).")
 
 
 @check("interface")
@@ -166,24 +139,10 @@ def simclr_example():
 WORKED_VALUE, SIMCLR_VALUE = 0.9273602943, 0.6366709065
 
 
-@check("correctness")
-def check_worked_example_from_spec(learner):
-    for what, args, value in (("labelled", worked_example(), WORKED_VALUE),
-                              ("labels None", simclr_example(), SIMCLR_VALUE)):
-        got = loss_of(learner, args).output
-        assert_scalar_like(got, torch.float64, "cpu", what=f"loss of the {what} worked example")
-        assert_close(got, torch.tensor(value, dtype=torch.float64), f"loss of the {what} worked example",
-                     rtol=1e-8, atol=1e-9)
-
-
-@check("correctness")
-@examples(30)
-@given(case=supcon_cases())
-def check_matches_reference(learner, reference, device, case):
-    args = case.args()
-    got = loss_of(learner, args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, args), "loss", case.torch_dtype)
+check_worked_example_from_spec = LOSS.worked_example(
+    [("loss of the labelled worked example", worked_example(), WORKED_VALUE),
+     ("loss of the labels None worked example", simclr_example(), SIMCLR_VALUE)], rtol=1e-8, atol=1e-9)
+check_matches_reference = LOSS.matches_reference(supcon_cases(), examples_n=30)
 
 
 @check("correctness")
@@ -237,18 +196,11 @@ def check_closed_form_on_orthonormal_features(learner, sizes, v, temperature, se
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=supcon_cases(b=st.integers(1, 16), d=st.integers(1, 32)))
-def check_gradients_match_reference(learner, reference, device, case):
-    assert_grad_close(learner, reference, case.args(), device)
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (SupConCase(3, 2, 3, 2, 0.5, "float64", 7), SupConCase(5, 1, 3, 3, 0.2, "float64", 8),
-                 SupConCase(2, 2, 4, 0, 1.0, "float64", 9)):
-        finite_difference_check(learner, "supcon_loss", case.args(), [0], ["features"])
+check_gradients_match_reference = LOSS.gradients_match_reference(
+    supcon_cases(b=st.integers(1, 16), d=st.integers(1, 32)), examples_n=20)
+check_gradcheck_float64 = LOSS.gradcheck_float64(
+    [case.args() for case in (SupConCase(3, 2, 3, 2, 0.5, "float64", 7), SupConCase(5, 1, 3, 3, 0.2, "float64", 8),
+                              SupConCase(2, 2, 4, 0, 1.0, "float64", 9))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -298,8 +250,11 @@ def check_low_temperature_float32(learner, reference, device):
     for case in (SupConCase(16, 2, 16, 4, 0.01, "float32", 3), SupConCase(24, 1, 8, 6, 0.01, "float32", 4),
                  SupConCase(12, 3, 4, 0, 0.01, "float32", 5)):
         args = case.args()
-        mine = assert_grad_close(learner, reference, args, device, what="features at temperature 0.01",
-                                 noise_scale=100)
+        # the gradient's name carries the temperature, which LOSS.assert_grads_match cannot say
+        mine = loss_of(learner, args, device, grad=[0], grad_output=upstream(args[0].dtype))
+        assert_grads_close(of_the_loss(mine.grads), LOSS.reference_grads(reference, args),
+                           ["features at temperature 0.01"], args[0].dtype, noise_scale=100,
+                           extra_atol=normalize_noise(args))
         assert_close(mine.output, expected(reference, args), "loss at temperature 0.01")
 
 
@@ -359,44 +314,20 @@ def check_large_and_small_norms(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    args = SupConCase(6, 2, 5, 3, 0.3, "float32", 5).args()
-    result = loss_of(learner, args, device, return_inputs=True)
-    for sent, after, name in zip(args[:2], result.inputs_after[:2], ("features", "labels")):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by supcon_loss; the spec forbids it")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in ("float32", "float64"):
-        for classes in (0, 2):
-            case = SupConCase(4, 2, 3, classes, 0.1, dtype, 6)
-            assert_scalar_like(loss_of(learner, case.args(), device).output, case.torch_dtype, device)
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    grads = loss_of(learner, SupConCase(4, 2, 6, 2, 0.1, "float32", 9).args(), device, grad=[0]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. features: {grads}")
+check_inputs_not_modified = LOSS.inputs_not_modified([("", SupConCase(6, 2, 5, 3, 0.3, "float32", 5).args())])
+check_dtype_device_and_0dim = LOSS.dtype_device_and_0dim(
+    lambda dtype: [("", SupConCase(4, 2, 3, classes, 0.1, str(dtype).removeprefix("torch."), 6).args())
+                   for classes in (0, 2)])
+check_output_keeps_autograd_graph = LOSS.output_keeps_autograd_graph(
+    [("", SupConCase(4, 2, 6, 2, 0.1, "float32", 9).args())])
 
 
 # -- speed ------------------------------------------------------------------------
-def _time_at(learner, reference_child, device, seed, b, v, d, classes):
-    def make_args(rep):
-        gen = torch.Generator().manual_seed(seed * 1000 + rep)
-        return [torch.randn(b, v, d, generator=gen), torch.randint(0, classes, (b,), generator=gen), SPEED_T]
-
-    return compare_speed(
-        learner.on(device), reference_child.on(device), "supcon_loss", make_args, grad=[0],
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, ("features",)),
-        max_ratio=SPEED_LIMIT)
+def _speed_args(setting, rep_seed):
+    b, v, d, classes = setting
+    gen = torch.Generator().manual_seed(rep_seed)
+    return [torch.randn(b, v, d, generator=gen), torch.randint(0, classes, (b,), generator=gen), SPEED_T]
 
 
-@check("speed")
-def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    record_property("message", compare_at_each(
-        SPEED_SETTINGS, lambda s: f"B={s[0]}, V={s[1]}, D={s[2]}, {s[3]} classes",
-        lambda s: _time_at(learner, reference_child, device, seed, *s)))
+check_speed_vs_reference = LOSS.speed_vs_reference(
+    SPEED_SETTINGS, lambda s: f"B={s[0]}, V={s[1]}, D={s[2]}, {s[3]} classes", _speed_args, max_ratio=SPEED_LIMIT)
