@@ -22,6 +22,7 @@ from grader.api import (
 )
 from grader.compare import normalize_backward_noise
 from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.loss_checks import Loss
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
@@ -77,16 +78,11 @@ def pair_cases(n=st.integers(1, 64), d=st.integers(1, 128), dtype=float_dtype_na
 
 
 def loss_of(learner, loss, args, device=None, **kw):
-    return learner.call(loss, *args, device=device, **kw)
+    return DECLARED[loss].call(learner, args, device, **kw)
 
 
 def expected(reference, loss, args):
-    return getattr(reference, loss)(*args)
-
-
-def reference_grads(reference, loss, args):
-    leaves = [a.clone().requires_grad_(True) for a in args]
-    return torch.autograd.grad(getattr(reference, loss)(*leaves), leaves)
+    return DECLARED[loss].expected(reference, args)
 
 
 def learner_grads(learner, loss, args, device=None):
@@ -129,8 +125,19 @@ def reference_from_logits(loss, logits):
 def assert_all_grads_close(learner, reference, loss, args, device=None, what=""):
     _, mine = learner_grads(learner, loss, args, device)
     names = [f"{name}{what}" for name in NAMES[loss]]
-    assert_grads_close(mine, reference_grads(reference, loss, args), names, args[0].dtype,
-                       noise_scale=max(1.0, math.exp(float(args[2]))), extra_atol=rounding_noise(loss, args))
+    noise_scale, extra_atol = DECLARED[loss].noise(args)
+    assert_grads_close(mine, DECLARED[loss].reference_grads(reference, args), names, args[0].dtype,
+                       noise_scale=noise_scale, extra_atol=extra_atol)
+
+
+def _declared(loss):
+    # every argument gets a gradient: logit_scale and logit_bias are learned parameters
+    return Loss(loss, names=NAMES[loss], args_of=lambda case: case.args(loss),
+                noise=lambda args: (max(1.0, math.exp(float(args[2]))), rounding_noise(loss, args)))
+
+
+CLIP, SIGLIP = _declared("clip_loss"), _declared("siglip_loss")
+DECLARED = {"clip_loss": CLIP, "siglip_loss": SIGLIP}
 
 
 # -- interface ----------------------------------------------------------------
@@ -164,24 +171,8 @@ def check_worked_example_from_spec(learner):
                      rtol=1e-8, atol=1e-9)
 
 
-@check("correctness")
-@examples(25)
-@given(case=pair_cases())
-def check_clip_matches_reference(learner, reference, device, case):
-    args = case.args("clip_loss")
-    got = loss_of(learner, "clip_loss", args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, "clip_loss", args), "clip_loss", case.torch_dtype)
-
-
-@check("correctness")
-@examples(25)
-@given(case=pair_cases())
-def check_siglip_matches_reference(learner, reference, device, case):
-    args = case.args("siglip_loss")
-    got = loss_of(learner, "siglip_loss", args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, "siglip_loss", args), "siglip_loss", case.torch_dtype)
+check_clip_matches_reference = CLIP.matches_reference(pair_cases(), examples_n=25, what="clip_loss")
+check_siglip_matches_reference = SIGLIP.matches_reference(pair_cases(), examples_n=25, what="siglip_loss")
 
 
 @check("correctness")
@@ -225,18 +216,10 @@ def check_logit_scale_and_bias_get_gradients(learner):
                     "(never .item(), float(), .detach() or .data), or it will never be trained")
 
 
-@check("gradients")
-@examples(15)
-@given(case=pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)))
-def check_clip_gradients_match_reference(learner, reference, device, case):
-    assert_all_grads_close(learner, reference, "clip_loss", case.args("clip_loss"), device)
-
-
-@check("gradients")
-@examples(15)
-@given(case=pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)))
-def check_siglip_gradients_match_reference(learner, reference, device, case):
-    assert_all_grads_close(learner, reference, "siglip_loss", case.args("siglip_loss"), device)
+check_clip_gradients_match_reference = CLIP.gradients_match_reference(
+    pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)), examples_n=15)
+check_siglip_gradients_match_reference = SIGLIP.gradients_match_reference(
+    pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)), examples_n=15)
 
 
 @check("gradients")
