@@ -14,6 +14,7 @@ the names, categories, messages and verdicts of the hand-written ones they repla
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -138,11 +139,13 @@ class Loss:
         return check(CATEGORY["gradcheck_float64"])(check_gradcheck_float64)
 
     # -- hygiene --------------------------------------------------------------------------------
-    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]]):
+    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]], *, grad: bool = False):
+        """grad: ask for the gradients too (of wrt's positions), as a training step would."""
         def check_inputs_not_modified(learner, device):
             """No input tensor is changed in place."""
             for label, args in labelled:
-                result = self.call(learner, args, device, return_inputs=True)
+                kw = {"grad": self.wrt(args)} if grad else {}
+                result = self.call(learner, args, device, return_inputs=True, **kw)
                 for i in _tensor_inputs(args):
                     if not torch.equal(result.inputs_after[i].tensor, args[i]):
                         raise AssertionError(f"{self.names[i]} was modified in place by {self.function}{label}; "
@@ -158,15 +161,18 @@ class Loss:
                                        what="output" + label)
         return check(CATEGORY["dtype_device_and_0dim"])(check_dtype_device_and_0dim)
 
-    def output_keeps_autograd_graph(self, labelled: Sequence[tuple[str, Args]]):
+    def output_keeps_autograd_graph(self, labelled: Sequence[tuple[str, Args]], *,
+                                    wrt: Callable[[Args], list[int]] | None = None):
+        """wrt: the positions asked for where they are fewer than the declaration's (a parameter
+        whose missing gradient another check reports)."""
         def check_output_keeps_autograd_graph(learner, device):
             """The loss can be backpropagated to every input that needs a gradient."""
             for label, args in labelled:
-                wrt = self.wrt(args)
-                grads = self.call(learner, args, device, grad=wrt).grads
+                asked = (wrt or self.wrt)(args)
+                grads = self.call(learner, args, device, grad=asked).grads
                 if isinstance(grads, str) or any(g is None for g in grads):
                     raise AssertionError(f"the loss must be differentiable w.r.t. "
-                                         f"{' and '.join(self._names(wrt))}{label}: {grads}")
+                                         f"{' and '.join(self._names(asked))}{label}: {grads}")
         return check(CATEGORY["output_keeps_autograd_graph"])(check_output_keeps_autograd_graph)
 
     # -- speed ------------------------------------------------------------------------------------
@@ -195,3 +201,55 @@ class Loss:
                 settings, describe, lambda setting: timer(learner, reference_child, device, seed, setting)))
         check_speed_vs_reference.__doc__ = f"Not more than {max_ratio:g}x slower than the reference, at each size timed."
         return check(CATEGORY["speed_vs_reference"])(check_speed_vs_reference)
+
+
+@dataclass(frozen=True)
+class Losses:
+    """The Loss declarations of an exercise with several functions, for the common checks that
+    try each function in one check (one name in the report, one verdict for the catalogue).
+
+    Each method takes what the Loss method of its name takes, given as a function of the
+    member Loss, and keywords for every member's; the check runs the members' in turn."""
+
+    members: tuple[Loss, ...]
+
+    def _joined(self, method: str, args_of: Callable[[Loss], tuple], **kw):
+        parts = [getattr(loss, method)(*args_of(loss), **kw) for loss in self.members]
+
+        def joined(*args, **kwargs):
+            for part in parts:
+                part(*args, **kwargs)
+        joined.__signature__ = inspect.signature(parts[0])   # the fixtures pytest passes
+        joined.__doc__ = parts[0].__doc__
+        return check(CATEGORY[method])(joined)
+
+    def rejects(self, error: str, bad_of: Callable[[Loss], Sequence[tuple[str, Args]]], doc: str = ""):
+        return self._joined("rejects", lambda loss: (error, bad_of(loss), doc))
+
+    def worked_example(self, examples_of: Callable[[Loss], Sequence[tuple[str, Args, float]]], **kw):
+        return self._joined("worked_example", lambda loss: (examples_of(loss),), **kw)
+
+    def gradcheck_float64(self, arg_sets_of: Callable[[Loss], Sequence[Args]]):
+        return self._joined("gradcheck_float64", lambda loss: (arg_sets_of(loss),))
+
+    def inputs_not_modified(self, labelled_of: Callable[[Loss], Sequence[tuple[str, Args]]], **kw):
+        return self._joined("inputs_not_modified", lambda loss: (labelled_of(loss),), **kw)
+
+    def dtype_device_and_0dim(self, labelled_of: Callable[[Loss, torch.dtype], Sequence[tuple[str, Args]]]):
+        return self._joined("dtype_device_and_0dim", lambda loss: (lambda dtype: labelled_of(loss, dtype),))
+
+    def output_keeps_autograd_graph(self, labelled_of: Callable[[Loss], Sequence[tuple[str, Args]]], **kw):
+        return self._joined("output_keeps_autograd_graph", lambda loss: (labelled_of(loss),), **kw)
+
+    def speed_vs_reference(self, settings, describe: Callable[[Loss, object], str],
+                           make_args: Callable[[Loss, object, int], Args], *, max_ratio: float = 3.0):
+        """One speed check timing each member at each setting, all in one message (one
+        compare_at_each): make_args(loss, setting, rep_seed) gives the timed arguments."""
+        def time_one(learner, reference_child, device, seed, timed):
+            loss, setting = timed
+            return loss.time_call(learner.on(device), reference_child.on(device),
+                                  lambda rep: make_args(loss, setting, seed * 1000 + rep), max_ratio=max_ratio)
+
+        return self.members[0].speed_vs_reference([(loss, setting) for loss in self.members for setting in settings],
+                                                  lambda timed: describe(*timed), max_ratio=max_ratio,
+                                                  time_one=time_one)

@@ -11,19 +11,11 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
+from grader.api import as_tensor, assert_close, assert_grads_close, check, examples
 from grader.compare import normalize_backward_noise
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.gradcheck import of_the_loss, upstream
+from grader.loss_checks import Loss, Losses
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds
-from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
 LOSSES = ("clip_loss", "siglip_loss")
 NAMES = {"clip_loss": ["image_emb", "text_emb", "logit_scale"],
@@ -77,16 +69,11 @@ def pair_cases(n=st.integers(1, 64), d=st.integers(1, 128), dtype=float_dtype_na
 
 
 def loss_of(learner, loss, args, device=None, **kw):
-    return learner.call(loss, *args, device=device, **kw)
+    return DECLARED[loss].call(learner, args, device, **kw)
 
 
 def expected(reference, loss, args):
-    return getattr(reference, loss)(*args)
-
-
-def reference_grads(reference, loss, args):
-    leaves = [a.clone().requires_grad_(True) for a in args]
-    return torch.autograd.grad(getattr(reference, loss)(*leaves), leaves)
+    return DECLARED[loss].expected(reference, args)
 
 
 def learner_grads(learner, loss, args, device=None):
@@ -129,18 +116,28 @@ def reference_from_logits(loss, logits):
 def assert_all_grads_close(learner, reference, loss, args, device=None, what=""):
     _, mine = learner_grads(learner, loss, args, device)
     names = [f"{name}{what}" for name in NAMES[loss]]
-    assert_grads_close(mine, reference_grads(reference, loss, args), names, args[0].dtype,
-                       noise_scale=max(1.0, math.exp(float(args[2]))), extra_atol=rounding_noise(loss, args))
+    noise_scale, extra_atol = DECLARED[loss].noise(args)
+    assert_grads_close(mine, DECLARED[loss].reference_grads(reference, args), names, args[0].dtype,
+                       noise_scale=noise_scale, extra_atol=extra_atol)
+
+
+def _declared(loss):
+    # every argument gets a gradient: logit_scale and logit_bias are learned parameters
+    return Loss(loss, names=NAMES[loss], args_of=lambda case: case.args(loss),
+                noise=lambda args: (max(1.0, math.exp(float(args[2]))), rounding_noise(loss, args)))
+
+
+CLIP, SIGLIP = _declared("clip_loss"), _declared("siglip_loss")
+DECLARED = {"clip_loss": CLIP, "siglip_loss": SIGLIP}
+BOTH = Losses((CLIP, SIGLIP))
 
 
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_rejects_bad_shapes(learner):
-    bad = [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]
-    for loss in LOSSES:
-        for s1, s2 in bad:
-            with learner_raises("ValueError", what=f"{loss} with image_emb {s1} and text_emb {s2}"):
-                learner.call(loss, *with_params(loss, torch.randn(s1), torch.randn(s2), 1.0))
+BAD_SHAPES = [((3, 4), (3, 5)), ((3, 4), (2, 4)), ((4,), (4,)), ((2, 3, 4), (2, 3, 4))]
+check_rejects_bad_shapes = BOTH.rejects("ValueError", lambda loss: [
+    (f"{loss.function} with image_emb {s1} and text_emb {s2}",
+     with_params(loss.function, torch.randn(s1), torch.randn(s2), 1.0)) for s1, s2 in BAD_SHAPES],
+    doc="Each loss raises ValueError unless image_emb and text_emb are (N, D) of one shape.")
 
 
 # -- correctness --------------------------------------------------------------
@@ -152,36 +149,12 @@ def worked_example():
 
 
 WORKED_CLIP, WORKED_SIGLIP = 0.3700611229, 1.0277038896
+check_worked_example_from_spec = BOTH.worked_example(lambda loss: [
+    (f"{loss.function} of the worked example", with_params(loss.function, *worked_example()),
+     {"clip_loss": WORKED_CLIP, "siglip_loss": WORKED_SIGLIP}[loss.function])], rtol=1e-8, atol=1e-9)
 
-
-@check("correctness")
-def check_worked_example_from_spec(learner):
-    image, text, logit_scale, logit_bias = worked_example()
-    for loss, value in (("clip_loss", WORKED_CLIP), ("siglip_loss", WORKED_SIGLIP)):
-        got = loss_of(learner, loss, with_params(loss, image, text, logit_scale, logit_bias)).output
-        assert_scalar_like(got, torch.float64, "cpu", what=f"{loss} of the worked example")
-        assert_close(got, torch.tensor(value, dtype=torch.float64), f"{loss} of the worked example",
-                     rtol=1e-8, atol=1e-9)
-
-
-@check("correctness")
-@examples(25)
-@given(case=pair_cases())
-def check_clip_matches_reference(learner, reference, device, case):
-    args = case.args("clip_loss")
-    got = loss_of(learner, "clip_loss", args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, "clip_loss", args), "clip_loss", case.torch_dtype)
-
-
-@check("correctness")
-@examples(25)
-@given(case=pair_cases())
-def check_siglip_matches_reference(learner, reference, device, case):
-    args = case.args("siglip_loss")
-    got = loss_of(learner, "siglip_loss", args, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, expected(reference, "siglip_loss", args), "siglip_loss", case.torch_dtype)
+check_clip_matches_reference = CLIP.matches_reference(pair_cases(), examples_n=25, what="clip_loss")
+check_siglip_matches_reference = SIGLIP.matches_reference(pair_cases(), examples_n=25, what="siglip_loss")
 
 
 @check("correctness")
@@ -225,26 +198,15 @@ def check_logit_scale_and_bias_get_gradients(learner):
                     "(never .item(), float(), .detach() or .data), or it will never be trained")
 
 
-@check("gradients")
-@examples(15)
-@given(case=pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)))
-def check_clip_gradients_match_reference(learner, reference, device, case):
-    assert_all_grads_close(learner, reference, "clip_loss", case.args("clip_loss"), device)
+check_clip_gradients_match_reference = CLIP.gradients_match_reference(
+    pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)), examples_n=15)
+check_siglip_gradients_match_reference = SIGLIP.gradients_match_reference(
+    pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)), examples_n=15)
 
 
-@check("gradients")
-@examples(15)
-@given(case=pair_cases(n=st.integers(1, 32), d=st.integers(1, 48)))
-def check_siglip_gradients_match_reference(learner, reference, device, case):
-    assert_all_grads_close(learner, reference, "siglip_loss", case.args("siglip_loss"), device)
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for case in (PairCase(3, 4, math.log(1 / 0.07), -1.0, "float64", 7), PairCase(4, 3, 0.5, 2.0, "float64", 8)):
-        for loss in LOSSES:
-            args = case.args(loss)
-            finite_difference_check(learner, loss, args, list(range(len(args))), NAMES[loss])
+check_gradcheck_float64 = BOTH.gradcheck_float64(lambda loss: [
+    case.args(loss.function)
+    for case in (PairCase(3, 4, math.log(1 / 0.07), -1.0, "float64", 7), PairCase(4, 3, 0.5, 2.0, "float64", 8))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -341,51 +303,23 @@ def check_large_and_small_norms(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    for loss in LOSSES:
-        args = PairCase(6, 5, MAX_LOGIT_SCALE + 0.5, -3.0, "float32", 5).args(loss)
-        result = loss_of(learner, loss, args, device, grad=list(range(len(args))), return_inputs=True)
-        for sent, after, name in zip(args, result.inputs_after, NAMES[loss]):
-            if not torch.equal(after.tensor, sent):
-                raise AssertionError(f"{loss} modified {name} in place; the spec forbids it (a clamp of "
-                                     "logit_scale belongs in the training loop, after the optimizer step)")
-
-
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in ("float32", "float64"):
-        for loss in LOSSES:
-            case = PairCase(4, 3, 1.0, -1.0, dtype, 6)
-            assert_scalar_like(loss_of(learner, loss, case.args(loss), device).output, case.torch_dtype, device,
-                               what=f"{loss} output")
-
-
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    for loss in LOSSES:
-        args = PairCase(4, 6, 2.0, 0.0, "float32", 9).args(loss)
-        grads = loss_of(learner, loss, args, device, grad=[0, 1]).grads
-        if isinstance(grads, str) or any(g is None for g in grads):
-            raise AssertionError(f"{loss} must be differentiable w.r.t. image_emb and text_emb: {grads}")
+# logit_scale above CLIP's clamp: a loss that clamps it in place shows here
+check_inputs_not_modified = BOTH.inputs_not_modified(lambda loss: [
+    (" (a clamp of logit_scale belongs in the training loop, after the optimizer step)",
+     PairCase(6, 5, MAX_LOGIT_SCALE + 0.5, -3.0, "float32", 5).args(loss.function))], grad=True)
+check_dtype_device_and_0dim = BOTH.dtype_device_and_0dim(lambda loss, dtype: [
+    (f" of {loss.function}", PairCase(4, 3, 1.0, -1.0, str(dtype).removeprefix("torch."), 6).args(loss.function))])
+# a detached logit_scale or logit_bias is check_logit_scale_and_bias_get_gradients' finding
+check_output_keeps_autograd_graph = BOTH.output_keeps_autograd_graph(lambda loss: [
+    (f" in {loss.function}", PairCase(4, 6, 2.0, 0.0, "float32", 9).args(loss.function))], wrt=lambda args: [0, 1])
 
 
 # -- speed ------------------------------------------------------------------------
-def _time_at(learner, reference_child, device, seed, loss, n):
-    def make_args(rep):
-        gen = torch.Generator().manual_seed(seed * 1000 + rep)
-        return with_params(loss, torch.randn(n, SPEED_D, generator=gen), torch.randn(n, SPEED_D, generator=gen),
-                           math.log(1 / 0.07), -10.0)
-
-    names = NAMES[loss]
-    return compare_speed(
-        learner.on(device), reference_child.on(device), loss, make_args, grad=list(range(len(names))),
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, names), max_ratio=SPEED_LIMIT)
+def _speed_args(loss, n, rep_seed):
+    gen = torch.Generator().manual_seed(rep_seed)
+    return with_params(loss.function, torch.randn(n, SPEED_D, generator=gen), torch.randn(n, SPEED_D, generator=gen),
+                       math.log(1 / 0.07), -10.0)
 
 
-@check("speed")
-def check_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    settings = [(loss, n) for loss in LOSSES for n in SPEED_SIZES]
-    record_property("message", compare_at_each(
-        settings, lambda s: f"{s[0]} N={s[1]}, D={SPEED_D}",
-        lambda s: _time_at(learner, reference_child, device, seed, *s)))
+check_speed_vs_reference = BOTH.speed_vs_reference(SPEED_SIZES, lambda loss, n: f"{loss.function} N={n}, D={SPEED_D}",
+                                                   _speed_args, max_ratio=SPEED_LIMIT)
