@@ -203,15 +203,7 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
         learner.mark_unimplemented(name, f"not implemented yet ({file.name} line {line})")
     learner.settled_unimplemented.update(stubs)
 
-    def reference_child():
-        integrity.before_reference()
-        ref = ChildProcess(exercise.solution, threads=threads, device=child_device,
-                           trust_files_before_ns=integrity.trust_files_before_ns)
-        load = ref.start()
-        if not load.ok:
-            raise RuntimeError(f"the reference solution failed to load: {load.error}")
-        return Learner(ref, child_device, 120.0)
-
+    reference_child = ReferenceChild(exercise, integrity, threads, child_device)
     plugin = GraderPlugin(context, learner, reference, reference_child, sanitize)
     learner.plugin = plugin
     plugin.only = set(only) if only else None
@@ -230,6 +222,53 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     report = GradeReport(exercise.name, _display_path(file), device, seed, results,
                          time.perf_counter() - started, extras=context.extras)
     return _with_output(report, child, sanitize)
+
+
+class ReferenceChild:
+    """The reference in a sandboxed child of its own, for the speed checks.
+
+    launch() starts it as soon as the checks to run are known to need it, so that its
+    interpreter imports torch while the correctness checks run; calling the object waits for
+    it. Integrity is asked at both times: the child is not started next to planted code or a
+    changed kit, nor used if either happened while it was starting (it imports nothing
+    after loading, so what it loaded is what was there when it started)."""
+
+    def __init__(self, exercise: Exercise, integrity: Integrity, threads, device: str):
+        self.exercise, self.integrity, self.threads, self.device = exercise, integrity, threads, device
+        self.child: ChildProcess | None = None
+        self.refused: Exception | None = None
+        self.used = False
+
+    def launch(self) -> None:
+        if self.child is not None or self.refused is not None:
+            return
+        try:
+            self.integrity.before_reference()
+        except RuntimeError as exc:
+            self.refused = exc
+            return
+        self.child = ChildProcess(self.exercise.solution, threads=self.threads, device=self.device,
+                                  trust_files_before_ns=self.integrity.trust_files_before_ns)
+        self.child.launch()
+
+    def __call__(self) -> Learner:
+        self.launch()
+        if self.refused is not None:
+            raise self.refused
+        try:
+            self.integrity.before_reference()
+        except RuntimeError:
+            self.close()
+            raise
+        self.used = True
+        load = self.child.wait_loaded()
+        if not load.ok:
+            raise RuntimeError(f"the reference solution failed to load: {load.error}")
+        return Learner(self.child, self.device, 120.0)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close(wait=self.used)
 
 
 def run_checks(exercise: Exercise, seed: int, plugin, sanitize) -> list[CheckResult]:

@@ -84,22 +84,28 @@ class GraderPlugin:
     def close(self):
         if self._reference_child is not None:
             self._reference_child.child.close()
+        closing = getattr(self._reference_child_factory, "close", None)
+        if closing is not None:
+            closing()
 
     # -- hooks --------------------------------------------------------------
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "category(name): the report group of a check")
 
     def pytest_collection_modifyitems(self, config, items):
-        if not self.only and not self.skip:
-            return
-        keep, drop = [], []
-        for item in items:
-            marker = item.get_closest_marker("category")
-            keys = {marker.args[0] if marker else "correctness", item.name.removeprefix("check_")}
-            wanted = (not self.only or keys & self.only) and not (self.skip and keys & self.skip)
-            (keep if wanted else drop).append(item)
-        items[:] = keep
-        config.hook.pytest_deselected(items=drop)
+        if self.only or self.skip:
+            keep, drop = [], []
+            for item in items:
+                marker = item.get_closest_marker("category")
+                keys = {marker.args[0] if marker else "correctness", item.name.removeprefix("check_")}
+                wanted = (not self.only or keys & self.only) and not (self.skip and keys & self.skip)
+                (keep if wanted else drop).append(item)
+            items[:] = keep
+            config.hook.pytest_deselected(items=drop)
+        # The reference's child starts now, beside the checks that come before the first use.
+        launch = getattr(self._reference_child_factory, "launch", None)
+        if launch is not None and any("reference_child" in getattr(item, "fixturenames", ()) for item in items):
+            launch()
 
     def pytest_runtest_setup(self, item):
         self._started[item.nodeid] = time.perf_counter()

@@ -457,9 +457,13 @@ class ChildProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def close(self):
+    def close(self, wait: bool = True):
+        """End the child: it exits when its pipes close (given half a second), else it is
+        killed; with wait=False (a child nothing was asked of) it is killed at once."""
         if self.proc is None:
             return
+        if not wait and self.proc.poll() is None:
+            self._kill()
         for fd in (self._req, self._rep):
             try:
                 os.close(fd)
