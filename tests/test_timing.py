@@ -85,3 +85,38 @@ def test_compare_at_each_stops_at_the_first_setting_too_slow_and_names_the_ones_
 def test_compare_at_each_reports_every_setting_when_all_are_fast_enough():
     message = compare_at_each((1, 2), lambda n: f"N={n}", lambda n: SpeedResult(0.1 * n, 0.1, 5))
     assert message.startswith("N=1: 1.00x") and "; N=2: 2.00x" in message
+
+
+class TimedSide:
+    """Stands in for a learner or the reference's child in compare_speed: each call takes
+    `seconds` on the parent's clock (reported, not slept) and is counted."""
+
+    def __init__(self, seconds):
+        self.seconds, self.calls, self.threads = seconds, 0, 1
+
+    def call(self, target, *args, **kwargs):
+        self.calls += 1
+        return type("Timed", (), {"seconds": self.seconds, "cpu_seconds": None, "output": 0.0, "grads": None})()
+
+    def paused(self):
+        import contextlib
+        return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("mine_s, reps_run, passes", [
+    (0.10, 3, True),    # as fast as the reference: clearly within 3x after 3 repetitions
+    (0.20, 5, True),    # 2x: near enough the limit to get every repetition
+    (0.40, 5, False),   # 4x: too slow, judged on every repetition
+])
+def test_a_clearly_fast_learner_is_timed_on_fewer_repetitions(mine_s, reps_run, passes):
+    from grader.timing import compare_speed
+
+    mine, reference = TimedSide(mine_s), TimedSide(0.10)
+    run = functools.partial(compare_speed, mine, reference, "f", lambda rep: [rep], verify=lambda a, b: None,
+                            reps=5, min_reps=3, max_ratio=3.0)
+    if passes:
+        assert run().reps == reps_run
+    else:
+        with pytest.raises(AssertionError, match="median of 5"):
+            run()
+    assert mine.calls == reference.calls == 1 + reps_run    # a warm-up call each, then the repetitions
