@@ -194,4 +194,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    raise SystemExit(main())
+    code = main()
+    if "torch" in sys.modules:
+        leave_without_teardown(code)
+    raise SystemExit(code)
+
+
+def leave_without_teardown(code: int) -> None:
+    """Exit once the report is out, skipping the interpreter's teardown, where torch's thread
+    pools and libraries take seconds to unload and nothing of the kit's is left to do: the
+    exit handlers (the hypothesis folder's removal, the warm children's end) still run."""
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -160,3 +160,15 @@ def test_grading_leaves_no_hypothesis_folder(tmp_path):
                      env={"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 1, proc.stderr[-1000:]
     assert sorted(os.listdir(work)) == ["mine.py"]
+
+
+def test_leaving_without_teardown_still_cleans_up_and_flushes_the_report(tmp_path):
+    # grade exits with os._exit once torch is loaded: the exit handlers must still run (the
+    # hypothesis folder under TMPDIR goes) and the report must be out in full, with the exit code.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = run_grade("nt_xent", "--file", WRONG_TEMPERATURE, "--seed", "0", "--only", "matches_reference",
+                     env={"TMPDIR": str(temp)})
+    assert proc.returncode == 1, proc.stderr[-1000:]
+    assert proc.stdout.rstrip().endswith("NOT PASSED"), proc.stdout[-300:]
+    assert os.listdir(temp) == []
