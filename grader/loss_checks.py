@@ -43,7 +43,9 @@ class Loss:
     messages (" (paired)"), or "". wrt: arguments -> the positions that get gradients (by
     default every tensor argument). noise: arguments -> (noise_scale, extra_atol) for the
     gradient comparison (compare.assert_grads_close), e.g. 1/temperature and the rounding
-    noise of a normalization."""
+    noise of a normalization. reference_dtype: where set, the reference runs on copies of the
+    tensor arguments in this dtype and its value and gradients are cast back (where the
+    reference's own rounding in the inputs' dtype would add to the learner's)."""
 
     function: str
     names: Sequence[str]
@@ -51,19 +53,27 @@ class Loss:
     label_of: Callable[[object], str] = lambda case: ""
     wrt: Callable[[Args], list[int]] = _tensor_inputs
     noise: Callable[[Args], tuple[float, object]] = lambda args: (1.0, None)
+    reference_dtype: torch.dtype | None = None
 
     # -- calling both sides --------------------------------------------------------------
     def call(self, learner, args: Args, device=None, **kw):
         return learner.call(self.function, *args, device=device, **kw)
 
+    def _for_reference(self, args: Args) -> Args:
+        if self.reference_dtype is None:
+            return list(args)
+        return [a.detach().to(self.reference_dtype) if isinstance(a, torch.Tensor) else a for a in args]
+
     def expected(self, reference, args: Args) -> torch.Tensor:
-        return getattr(reference, self.function)(*args)
+        value = getattr(reference, self.function)(*self._for_reference(args))
+        return value if self.reference_dtype is None else value.to(args[_tensor_inputs(args)[0]].dtype)
 
     def reference_grads(self, reference, args: Args) -> list[torch.Tensor]:
-        args, wrt = list(args), self.wrt(args)
+        theirs, wrt = self._for_reference(args), self.wrt(args)
         for i in wrt:
-            args[i] = args[i].clone().requires_grad_(True)
-        return list(torch.autograd.grad(self.expected(reference, args), [args[i] for i in wrt]))
+            theirs[i] = theirs[i].clone().requires_grad_(True)
+        grads = torch.autograd.grad(getattr(reference, self.function)(*theirs), [theirs[i] for i in wrt])
+        return [g.to(args[i].dtype) for g, i in zip(grads, wrt)]
 
     def _names(self, positions) -> list[str]:
         return [self.names[i] for i in positions]
@@ -106,8 +116,11 @@ class Loss:
         check_worked_example_from_spec.__doc__ = "The spec's worked examples give the values it states."
         return check(CATEGORY["worked_example"])(check_worked_example_from_spec)
 
-    def matches_reference(self, strategy, *, examples_n: int = 25, what: str = "loss"):
-        """check_matches_reference: values, dtype, device and 0-dim on drawn cases."""
+    def matches_reference(self, strategy, *, examples_n: int = 25, what: str = "loss",
+                          tolerance: Callable[[Args], tuple[float | None, float | None]] | None = None):
+        """check_matches_reference: values, dtype, device and 0-dim on drawn cases. tolerance:
+        arguments -> (rtol, atol) of the value, None for the dtype's own, where a loss's rounding
+        grows with its arguments (a logit's ulps at a low temperature)."""
         @check(CATEGORY["matches_reference"])
         @examples(examples_n)
         @given(case=strategy)
@@ -117,7 +130,8 @@ class Loss:
             dtype = case.torch_dtype
             got = self.call(learner, args, device).output
             assert_scalar_like(got, dtype, device)
-            assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype)
+            rtol, atol = tolerance(args) if tolerance is not None else (None, None)
+            assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype, rtol=rtol, atol=atol)
         return check_matches_reference
 
     # -- gradients ----------------------------------------------------------------------------
