@@ -42,7 +42,10 @@ class Loss:
     messages (" (paired)"), or "". wrt: arguments -> the positions that get gradients (by
     default every tensor argument). noise: arguments -> (noise_scale, extra_atol) for the
     gradient comparison (compare.assert_grads_close), e.g. 1/temperature and the rounding
-    noise of a normalization."""
+    noise of a normalization. tolerance: arguments -> (rtol, atol) for the loss's value (None:
+    compare's by dtype), e.g. an atol that grows with the sum's largest terms. reference_dtype:
+    the reference runs on copies of the tensors in this dtype, its value and gradients cast back
+    (float64: what differs from the reference is then the learner's rounding alone)."""
 
     function: str
     names: Sequence[str]
@@ -50,13 +53,19 @@ class Loss:
     label_of: Callable[[object], str] = lambda case: ""
     wrt: Callable[[Args], list[int]] = _tensor_inputs
     noise: Callable[[Args], tuple[float, object]] = lambda args: (1.0, None)
+    tolerance: Callable[[Args], tuple[float | None, object]] = lambda args: (None, None)
+    reference_dtype: torch.dtype | None = None
 
     # -- calling both sides --------------------------------------------------------------
     def call(self, learner, args: Args, device=None, **kw):
         return learner.call(self.function, *args, device=device, **kw)
 
     def expected(self, reference, args: Args) -> torch.Tensor:
-        return getattr(reference, self.function)(*args)
+        if self.reference_dtype is None:
+            return getattr(reference, self.function)(*args)
+        dtype = args[_tensor_inputs(args)[0]].dtype
+        return getattr(reference, self.function)(
+            *[a.to(self.reference_dtype) if isinstance(a, torch.Tensor) else a for a in args]).to(dtype)
 
     def reference_grads(self, reference, args: Args) -> list[torch.Tensor]:
         args, wrt = list(args), self.wrt(args)
@@ -77,6 +86,8 @@ class Loss:
         dtype = dtype or args[wrt[0]].dtype
         mine = self.call(learner, args, device, grad=wrt, grad_output=upstream(dtype))
         if value_what is not None:
+            if rtol is None and atol is None:
+                rtol, atol = self.tolerance(args)
             assert_close(mine.output, self.expected(reference, args), value_what, rtol=rtol, atol=atol)
         noise_scale, extra_atol = noise if noise is not None else self.noise(args)
         assert_grads_close(of_the_loss(mine.grads), self.reference_grads(reference, args), self._names(wrt),
@@ -84,12 +95,13 @@ class Loss:
         return mine
 
     # -- interface -------------------------------------------------------------------------
-    def rejects(self, error: str, bad: Sequence[tuple[str, Args]], doc: str = ""):
-        """A check that each (what, args) of bad raises error (a subclass counts)."""
+    def rejects(self, error: str, bad: Sequence[tuple], doc: str = ""):
+        """A check that each (what, args) or (what, args, kwargs) of bad raises error (a subclass
+        counts); kwargs, keyword arguments, test the spec's parameter names too."""
         def check_rejects(learner):
-            for what, args in bad:
+            for what, args, *kwargs in bad:
                 with learner_raises(error, what=what):
-                    self.call(learner, args)
+                    self.call(learner, args, **(kwargs[0] if kwargs else {}))
         check_rejects.__doc__ = doc or f"{self.function} raises {error} for invalid arguments."
         return check(CATEGORY["rejects"])(check_rejects)
 
@@ -116,7 +128,8 @@ class Loss:
             dtype = case.torch_dtype
             got = self.call(learner, args, device).output
             assert_scalar_like(got, dtype, device)
-            assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype)
+            rtol, atol = self.tolerance(args)
+            assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype, rtol=rtol, atol=atol)
         return check_matches_reference
 
     # -- gradients ----------------------------------------------------------------------------
