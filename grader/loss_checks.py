@@ -43,9 +43,11 @@ class Loss:
     messages (" (paired)"), or "". wrt: arguments -> the positions that get gradients (by
     default every tensor argument). noise: arguments -> (noise_scale, extra_atol) for the
     gradient comparison (compare.assert_grads_close), e.g. 1/temperature and the rounding
-    noise of a normalization. reference_dtype: where set, the reference runs on copies of the
-    tensor arguments in this dtype and its value and gradients are cast back (where the
-    reference's own rounding in the inputs' dtype would add to the learner's)."""
+    noise of a normalization. tolerance: arguments -> (rtol, atol) for the loss's value (None:
+    compare's by dtype), e.g. an atol that grows with the sum's largest terms. reference_dtype:
+    where set, the reference runs on copies of the tensor arguments in this dtype and its value
+    and gradients are cast back (float64: what differs from the reference is then the
+    learner's rounding alone)."""
 
     function: str
     names: Sequence[str]
@@ -53,6 +55,7 @@ class Loss:
     label_of: Callable[[object], str] = lambda case: ""
     wrt: Callable[[Args], list[int]] = _tensor_inputs
     noise: Callable[[Args], tuple[float, object]] = lambda args: (1.0, None)
+    tolerance: Callable[[Args], tuple[float | None, object]] = lambda args: (None, None)
     reference_dtype: torch.dtype | None = None
 
     # -- calling both sides --------------------------------------------------------------
@@ -88,6 +91,8 @@ class Loss:
         dtype = dtype or args[wrt[0]].dtype
         mine = self.call(learner, args, device, grad=wrt, grad_output=upstream(dtype))
         if value_what is not None:
+            if rtol is None and atol is None:
+                rtol, atol = self.tolerance(args)
             assert_close(mine.output, self.expected(reference, args), value_what, rtol=rtol, atol=atol)
         noise_scale, extra_atol = noise if noise is not None else self.noise(args)
         assert_grads_close(of_the_loss(mine.grads), self.reference_grads(reference, args), self._names(wrt),
@@ -95,12 +100,13 @@ class Loss:
         return mine
 
     # -- interface -------------------------------------------------------------------------
-    def rejects(self, error: str, bad: Sequence[tuple[str, Args]], doc: str = ""):
-        """A check that each (what, args) of bad raises error (a subclass counts)."""
+    def rejects(self, error: str, bad: Sequence[tuple], doc: str = ""):
+        """A check that each (what, args) or (what, args, kwargs) of bad raises error (a subclass
+        counts); kwargs, keyword arguments, test the spec's parameter names too."""
         def check_rejects(learner):
-            for what, args in bad:
+            for what, args, *kwargs in bad:
                 with learner_raises(error, what=what):
-                    self.call(learner, args)
+                    self.call(learner, args, **(kwargs[0] if kwargs else {}))
         check_rejects.__doc__ = doc or f"{self.function} raises {error} for invalid arguments."
         return check(CATEGORY["rejects"])(check_rejects)
 
@@ -119,8 +125,8 @@ class Loss:
     def matches_reference(self, strategy, *, examples_n: int = 25, what: str = "loss",
                           tolerance: Callable[[Args], tuple[float | None, float | None]] | None = None):
         """check_matches_reference: values, dtype, device and 0-dim on drawn cases. tolerance:
-        arguments -> (rtol, atol) of the value, None for the dtype's own, where a loss's rounding
-        grows with its arguments (a logit's ulps at a low temperature)."""
+        arguments -> (rtol, atol) of the value where it differs from the declaration's (a
+        logit's ulps at a low temperature)."""
         @check(CATEGORY["matches_reference"])
         @examples(examples_n)
         @given(case=strategy)
@@ -130,7 +136,7 @@ class Loss:
             dtype = case.torch_dtype
             got = self.call(learner, args, device).output
             assert_scalar_like(got, dtype, device)
-            rtol, atol = tolerance(args) if tolerance is not None else (None, None)
+            rtol, atol = (tolerance or self.tolerance)(args)
             assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype, rtol=rtol, atol=atol)
         return check_matches_reference
 

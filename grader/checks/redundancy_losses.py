@@ -10,18 +10,9 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
+from grader.api import as_tensor, assert_close, check, examples
+from grader.loss_checks import Loss
 from grader.strategies import FLOAT_DTYPES, float_dtype_names, seeds
-from grader.timing import compare_speed, verify_loss_call
 
 SPEED_LIMIT = 3.0
 # N = 2048; D = 256, not 2048: at D = 2048 one forward + backward of the reference took 3 s
@@ -32,6 +23,7 @@ SPEED_N, SPEED_D = 2048, 256
 NAMES = ("z1", "z2")
 VIEWS = ("independent", "near", "identical")
 BN_EPS = 1e-5
+DTYPE_NAMES = {dtype: name for name, dtype in FLOAT_DTYPES.items()}
 
 
 @dataclass(frozen=True)
@@ -59,13 +51,39 @@ class PairCase:
         return [(z * scale).to(self.torch_dtype) for z in (z1, z2)]
 
 
-def pair_cases(n=st.integers(2, 64), d=st.integers(1, 64), views=st.sampled_from(VIEWS), dtype=float_dtype_names):
-    return st.builds(PairCase, n=n, d=d, views=views, dtype=dtype, seed=seeds)
+@dataclass(frozen=True)
+class BtCase(PairCase):
+    lambd: float
+
+
+@dataclass(frozen=True)
+class VicregCase(PairCase):
+    sim: float
+    std: float
+    cov: float
+    eps: float
+
+    @property
+    def coeffs(self) -> tuple[float, float, float, float]:
+        return self.sim, self.std, self.cov, self.eps
+
+
+def pair_cases(n=st.integers(2, 64), d=st.integers(1, 64), views=st.sampled_from(VIEWS), dtype=float_dtype_names,
+               kind=PairCase, **more):
+    return st.builds(kind, n=n, d=d, views=views, dtype=dtype, seed=seeds, **more)
 
 
 lambdas = st.one_of(st.sampled_from([0.0, 5e-3, 0.0051, 0.1, 1.0]), st.floats(0.0, 2.0, allow_nan=False))
 coefficients = st.one_of(st.sampled_from([0.0, 1.0, 25.0]), st.floats(0.0, 50.0, allow_nan=False))
 vicreg_eps = st.sampled_from([1e-4, 1e-3, 1e-6, 0.1])
+
+
+def bt_cases(**kw):
+    return pair_cases(kind=BtCase, lambd=lambdas, **kw)
+
+
+def vicreg_cases(**kw):
+    return pair_cases(kind=VicregCase, sim=coefficients, std=coefficients, cov=coefficients, eps=vicreg_eps, **kw)
 
 
 def worked_example():
@@ -78,17 +96,6 @@ def worked_example():
 # recomputed in tests/test_redundancy_losses.py
 BT_WORKED_VALUE = 0.0353436454
 VICREG_WORKED_VALUE = 21.6742914286
-
-
-def exact(fn, *args):
-    """The reference on float64 copies, cast back to the inputs' dtype."""
-    dtype = args[0].dtype
-    return fn(*[a.double() if isinstance(a, torch.Tensor) else a for a in args]).to(dtype)
-
-
-def exact_grads(fn, z1, z2, *rest):
-    a, b = z1.detach().double().requires_grad_(True), z2.detach().double().requires_grad_(True)
-    return [g.to(z1.dtype) for g in torch.autograd.grad(fn(a, b, *rest), [a, b])]
 
 
 def value_tolerance(dtype, scale):
@@ -168,22 +175,41 @@ def std_near_one(z, eps, margin=1e-4) -> bool:
     return bool(((std - 1).abs() < margin).any())
 
 
+DEFAULTS = (25.0, 25.0, 1.0, 1e-4)
+
+# The reference runs on float64 copies, so value_tolerance and gross_grad_noise need to allow for
+# the learner's float32 rounding alone.
+BT = Loss("barlow_twins_loss", names=(*NAMES, "lambd"), args_of=lambda case: [*case.tensors(), case.lambd],
+          label_of=lambda case: f" ({case.views} views)",
+          noise=lambda args: (1.0, gross_grad_noise(args[0], args[1], bt_parts(args[2]))),
+          tolerance=lambda args: value_tolerance(args[0].dtype, bt_scale(*args[:3])), reference_dtype=torch.float64)
+VICREG = Loss("vicreg_loss", names=(*NAMES, "sim_coeff", "std_coeff", "cov_coeff", "eps"),
+              args_of=lambda case: [*case.tensors(), *case.coeffs],
+              label_of=lambda case: f" ({case.views} views, coefficients {case.coeffs})",
+              noise=lambda args: (1.0, gross_grad_noise(args[0], args[1], vicreg_parts(*args[2:6]))),
+              tolerance=lambda args: value_tolerance(args[0].dtype, vicreg_scale(*args[:5])),
+              reference_dtype=torch.float64)
+
+
 def bt_of(learner, z1, z2, lambd, device=None, **kw):
-    return learner.call("barlow_twins_loss", z1, z2, lambd, device=device, **kw)
+    return BT.call(learner, [z1, z2, lambd], device, **kw)
 
 
 def vicreg_of(learner, z1, z2, coeffs, device=None, **kw):
-    return learner.call("vicreg_loss", z1, z2, *coeffs, device=device, **kw)
+    return VICREG.call(learner, [z1, z2, *coeffs], device, **kw)
+
+
+def assert_matches(loss, got, reference, args, what):
+    rtol, atol = loss.tolerance(args)
+    assert_close(got, loss.expected(reference, args), what, args[0].dtype, rtol=rtol, atol=atol)
 
 
 def assert_bt(got, reference, z1, z2, lambd, what):
-    rtol, atol = value_tolerance(z1.dtype, bt_scale(z1, z2, lambd))
-    assert_close(got, exact(reference.barlow_twins_loss, z1, z2, lambd), what, z1.dtype, rtol=rtol, atol=atol)
+    assert_matches(BT, got, reference, [z1, z2, lambd], what)
 
 
 def assert_vicreg(got, reference, z1, z2, coeffs, what):
-    rtol, atol = value_tolerance(z1.dtype, vicreg_scale(z1, z2, *coeffs[:3]))
-    assert_close(got, exact(reference.vicreg_loss, z1, z2, *coeffs), what, z1.dtype, rtol=rtol, atol=atol)
+    assert_matches(VICREG, got, reference, [z1, z2, *coeffs], what)
 
 
 def bad_shapes():
@@ -194,29 +220,21 @@ def _shape_note(s):
     return " (N = 1: no variance over the batch)" if s == (1, 4) else ""
 
 
+def shapes_rejected(*rest):
+    return [(f"shapes {s1} and {s2}{_shape_note(s1)}", [torch.randn(s1), torch.randn(s2), *rest])
+            for s1, s2 in bad_shapes()]
+
+
 # == Barlow Twins ====================================================================================
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_bt_rejects_bad_shapes(learner):
-    for s1, s2 in bad_shapes():
-        with learner_raises("ValueError", what=f"shapes {s1} and {s2}{_shape_note(s1)}"):
-            learner.call("barlow_twins_loss", torch.randn(s1), torch.randn(s2), 5e-3)
-
-
-@check("interface")
-def check_bt_rejects_bad_lambd(learner):
-    for lambd in (-0.1, -1e-9, math.nan):
-        with learner_raises("ValueError", what=f"lambd={lambd}"):
-            learner.call("barlow_twins_loss", torch.randn(4, 3), torch.randn(4, 3), lambd)
+check_bt_rejects_bad_shapes = BT.rejects("ValueError", shapes_rejected(5e-3))
+check_bt_rejects_bad_lambd = BT.rejects("ValueError", [
+    (f"lambd={lambd}", [torch.randn(4, 3), torch.randn(4, 3), lambd]) for lambd in (-0.1, -1e-9, math.nan)])
 
 
 # -- correctness --------------------------------------------------------------
-@check("correctness")
-def check_bt_worked_example_from_spec(learner):
-    got = bt_of(learner, *worked_example(), 5e-3).output
-    assert_scalar_like(got, torch.float64, "cpu")
-    assert_close(got, torch.tensor(BT_WORKED_VALUE, dtype=torch.float64), "loss of the worked example",
-                 rtol=1e-9, atol=1e-11)
+check_bt_worked_example_from_spec = BT.worked_example(
+    [("loss of the worked example", [*worked_example(), 5e-3], BT_WORKED_VALUE)], rtol=1e-9, atol=1e-11)
 
 
 @check("correctness")
@@ -226,14 +244,7 @@ def check_bt_default_lambd(learner, reference):
     assert_close(got, reference.barlow_twins_loss(z1, z2, 5e-3), "loss with the default lambd 5e-3")
 
 
-@check("correctness")
-@examples(25)
-@given(case=pair_cases(), lambd=lambdas)
-def check_bt_matches_reference(learner, reference, device, case, lambd):
-    z1, z2 = case.tensors()
-    got = bt_of(learner, z1, z2, lambd, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_bt(got, reference, z1, z2, lambd, f"loss ({case.views} views)")
+check_bt_matches_reference = BT.matches_reference(bt_cases(), examples_n=25)
 
 
 @check("correctness")
@@ -261,21 +272,11 @@ def check_bt_small_variance_features(learner, reference):
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=pair_cases(n=st.integers(2, 32), d=st.integers(1, 32)), lambd=lambdas)
-def check_bt_gradients_match_reference(learner, reference, device, case, lambd):
-    z1, z2 = case.tensors()
-    mine = bt_of(learner, z1, z2, lambd, device, grad=[0, 1], grad_output=upstream(z1.dtype))
-    assert_grads_close(of_the_loss(mine.grads), exact_grads(reference.barlow_twins_loss, z1, z2, lambd),
-                       list(NAMES), case.torch_dtype, extra_atol=gross_grad_noise(z1, z2, bt_parts(lambd)))
-
-
-@check("gradients")
-def check_bt_gradcheck_float64(learner):
-    for case, lambd in ((PairCase(4, 3, "independent", "float64", 7), 0.5), (PairCase(3, 2, "near", "float64", 8), 5e-3)):
-        z1, z2 = case.tensors()
-        finite_difference_check(learner, "barlow_twins_loss", [z1, z2, lambd], [0, 1], list(NAMES))
+check_bt_gradients_match_reference = BT.gradients_match_reference(
+    bt_cases(n=st.integers(2, 32), d=st.integers(1, 32)), examples_n=20)
+check_bt_gradcheck_float64 = BT.gradcheck_float64(
+    [[*case.tensors(), lambd] for case, lambd in ((PairCase(4, 3, "independent", "float64", 7), 0.5),
+                                                  (PairCase(3, 2, "near", "float64", 8), 5e-3))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -309,11 +310,8 @@ def check_bt_constant_feature(learner, reference, device):
         z1 = torch.randn(8, 4, generator=gen, dtype=torch.float64)
         z2 = z1 + 0.1 * torch.randn(8, 4, generator=gen, dtype=torch.float64)
         z1[:, 2] = 3.0
-        z1, z2 = z1.to(dtype), z2.to(dtype)
-        mine = bt_of(learner, z1, z2, 5e-3, device, grad=[0, 1], grad_output=upstream(dtype))
-        assert_bt(mine.output, reference, z1, z2, 5e-3, f"loss with a constant feature in z1 ({dtype})")
-        assert_grads_close(of_the_loss(mine.grads), exact_grads(reference.barlow_twins_loss, z1, z2, 5e-3),
-                           list(NAMES), dtype, extra_atol=gross_grad_noise(z1, z2, bt_parts(5e-3)))
+        BT.assert_grads_match(learner, reference, [z1.to(dtype), z2.to(dtype), 5e-3], device,
+                              value_what=f"loss with a constant feature in z1 ({dtype})")
 
 
 @check("stability")
@@ -327,71 +325,27 @@ def check_bt_large_and_small_values(learner, reference, device, case, scale):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_bt_inputs_not_modified(learner, device):
-    z1, z2 = PairCase(6, 5, "near", "float32", 5).tensors()
-    result = bt_of(learner, z1, z2, 5e-3, device, return_inputs=True)
-    for sent, after, name in zip((z1, z2), result.inputs_after, NAMES):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by barlow_twins_loss; the spec forbids it")
-
-
-@check("hygiene")
-def check_bt_dtype_device_and_0dim(learner, device):
-    for dtype in ("float32", "float64"):
-        case = PairCase(4, 3, "independent", dtype, 6)
-        assert_scalar_like(bt_of(learner, *case.tensors(), 5e-3, device).output, case.torch_dtype, device)
-
-
-@check("hygiene")
-def check_bt_output_keeps_autograd_graph(learner, device):
-    z1, z2 = PairCase(5, 4, "independent", "float32", 9).tensors()
-    grads = bt_of(learner, z1, z2, 5e-3, device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. z1 and z2: {grads}")
+check_bt_inputs_not_modified = BT.inputs_not_modified(
+    [("", [*PairCase(6, 5, "near", "float32", 5).tensors(), 5e-3])])
+check_bt_dtype_device_and_0dim = BT.dtype_device_and_0dim(
+    lambda dtype: [("", [*PairCase(4, 3, "independent", DTYPE_NAMES[dtype], 6).tensors(), 5e-3])])
+check_bt_output_keeps_autograd_graph = BT.output_keeps_autograd_graph(
+    [("", [*PairCase(5, 4, "independent", "float32", 9).tensors(), 5e-3])])
 
 
 # == VICReg ==========================================================================================
-DEFAULTS = (25.0, 25.0, 1.0, 1e-4)
-
-
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_vicreg_rejects_bad_shapes(learner):
-    for s1, s2 in bad_shapes():
-        with learner_raises("ValueError", what=f"shapes {s1} and {s2}{_shape_note(s1)}"):
-            learner.call("vicreg_loss", torch.randn(s1), torch.randn(s2))
-
-
-@check("interface")
-def check_vicreg_rejects_bad_coefficients(learner):
-    names = ("sim_coeff", "std_coeff", "cov_coeff", "eps")
-    for i, name in enumerate(names):
-        for bad in (-1.0, math.nan):
-            coeffs = list(DEFAULTS)
-            coeffs[i] = bad
-            with learner_raises("ValueError", what=f"{name}={bad}"):
-                learner.call("vicreg_loss", torch.randn(4, 3), torch.randn(4, 3), **dict(zip(names, coeffs)))
+check_vicreg_rejects_bad_shapes = VICREG.rejects("ValueError", shapes_rejected())
+check_vicreg_rejects_bad_coefficients = VICREG.rejects("ValueError", [
+    (f"{name}={bad}", [torch.randn(4, 3), torch.randn(4, 3)], {**dict(zip(VICREG.names[2:], DEFAULTS)), name: bad})
+    for name in VICREG.names[2:] for bad in (-1.0, math.nan)])
 
 
 # -- correctness --------------------------------------------------------------
-@check("correctness")
-def check_vicreg_worked_example_from_spec(learner):
-    got = learner.call("vicreg_loss", *worked_example()).output
-    assert_scalar_like(got, torch.float64, "cpu")
-    assert_close(got, torch.tensor(VICREG_WORKED_VALUE, dtype=torch.float64),
-                 "loss of the worked example (default coefficients)", rtol=1e-9, atol=1e-11)
-
-
-@check("correctness")
-@examples(25)
-@given(case=pair_cases(), sim=coefficients, std=coefficients, cov=coefficients, eps=vicreg_eps)
-def check_vicreg_matches_reference(learner, reference, device, case, sim, std, cov, eps):
-    z1, z2 = case.tensors()
-    coeffs = (sim, std, cov, eps)
-    got = vicreg_of(learner, z1, z2, coeffs, device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_vicreg(got, reference, z1, z2, coeffs, f"loss ({case.views} views, coefficients {coeffs})")
+check_vicreg_worked_example_from_spec = VICREG.worked_example(
+    [("loss of the worked example (default coefficients)", [*worked_example()], VICREG_WORKED_VALUE)],
+    rtol=1e-9, atol=1e-11)
+check_vicreg_matches_reference = VICREG.matches_reference(vicreg_cases(), examples_n=25)
 
 
 @check("correctness")
@@ -422,25 +376,15 @@ def check_vicreg_terms_separately(learner, reference):
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=pair_cases(n=st.integers(2, 32), d=st.integers(1, 32)), sim=coefficients, std=coefficients,
-       cov=coefficients, eps=vicreg_eps)
-def check_vicreg_gradients_match_reference(learner, reference, device, case, sim, std, cov, eps):
-    z1, z2 = case.tensors()
-    assume(not (std_near_one(z1, eps) or std_near_one(z2, eps)))
-    coeffs = (sim, std, cov, eps)
-    mine = vicreg_of(learner, z1, z2, coeffs, device, grad=[0, 1], grad_output=upstream(z1.dtype))
-    assert_grads_close(of_the_loss(mine.grads), exact_grads(reference.vicreg_loss, z1, z2, *coeffs),
-                       list(NAMES), case.torch_dtype, extra_atol=gross_grad_noise(z1, z2, vicreg_parts(*coeffs)))
+def _off_the_hinge_kink(case) -> bool:
+    return not any(std_near_one(z, case.eps) for z in case.tensors())
 
 
-@check("gradients")
-def check_vicreg_gradcheck_float64(learner):
-    for case, coeffs in ((PairCase(4, 3, "independent", "float64", 7), DEFAULTS),
-                         (PairCase(3, 3, "near", "float64", 8), (1.0, 2.0, 0.5, 1e-3))):
-        z1, z2 = case.tensors()
-        finite_difference_check(learner, "vicreg_loss", [z1, z2, *coeffs], [0, 1], list(NAMES))
+check_vicreg_gradients_match_reference = VICREG.gradients_match_reference(
+    vicreg_cases(n=st.integers(2, 32), d=st.integers(1, 32)).filter(_off_the_hinge_kink), examples_n=20)
+check_vicreg_gradcheck_float64 = VICREG.gradcheck_float64(
+    [[*case.tensors(), *coeffs] for case, coeffs in ((PairCase(4, 3, "independent", "float64", 7), DEFAULTS),
+                                                     (PairCase(3, 3, "near", "float64", 8), (1.0, 2.0, 0.5, 1e-3)))])
 
 
 # -- properties -----------------------------------------------------------------
@@ -496,11 +440,8 @@ def check_vicreg_collapsed_features(learner, reference, device):
         gen = torch.Generator().manual_seed(14)
         z1 = torch.randn(1, 5, generator=gen, dtype=torch.float64).expand(8, 5).clone()
         z2 = z1 + 0.1 * torch.randn(8, 5, generator=gen, dtype=torch.float64)
-        z1, z2 = z1.to(dtype), z2.to(dtype)
-        mine = vicreg_of(learner, z1, z2, DEFAULTS, device, grad=[0, 1], grad_output=upstream(dtype))
-        assert_vicreg(mine.output, reference, z1, z2, DEFAULTS, f"loss with z1 fully collapsed ({dtype})")
-        assert_grads_close(of_the_loss(mine.grads), exact_grads(reference.vicreg_loss, z1, z2, *DEFAULTS),
-                           list(NAMES), dtype, extra_atol=gross_grad_noise(z1, z2, vicreg_parts(*DEFAULTS)))
+        VICREG.assert_grads_match(learner, reference, [z1.to(dtype), z2.to(dtype), *DEFAULTS], device,
+                                  value_what=f"loss with z1 fully collapsed ({dtype})")
 
 
 @check("stability")
@@ -514,47 +455,25 @@ def check_vicreg_large_and_small_values(learner, reference, device, case, scale)
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_vicreg_inputs_not_modified(learner, device):
-    z1, z2 = PairCase(6, 5, "near", "float32", 5).tensors()
-    result = vicreg_of(learner, z1, z2, DEFAULTS, device, return_inputs=True)
-    for sent, after, name in zip((z1, z2), result.inputs_after, NAMES):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by vicreg_loss; the spec forbids it")
-
-
-@check("hygiene")
-def check_vicreg_dtype_device_and_0dim(learner, device):
-    for dtype in ("float32", "float64"):
-        case = PairCase(4, 3, "independent", dtype, 6)
-        assert_scalar_like(vicreg_of(learner, *case.tensors(), DEFAULTS, device).output, case.torch_dtype, device)
-
-
-@check("hygiene")
-def check_vicreg_output_keeps_autograd_graph(learner, device):
-    z1, z2 = PairCase(5, 4, "independent", "float32", 9).tensors()
-    grads = vicreg_of(learner, z1, z2, DEFAULTS, device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"the loss must be differentiable w.r.t. z1 and z2: {grads}")
+check_vicreg_inputs_not_modified = VICREG.inputs_not_modified(
+    [("", [*PairCase(6, 5, "near", "float32", 5).tensors(), *DEFAULTS])])
+check_vicreg_dtype_device_and_0dim = VICREG.dtype_device_and_0dim(
+    lambda dtype: [("", [*PairCase(4, 3, "independent", DTYPE_NAMES[dtype], 6).tensors(), *DEFAULTS])])
+check_vicreg_output_keeps_autograd_graph = VICREG.output_keeps_autograd_graph(
+    [("", [*PairCase(5, 4, "independent", "float32", 9).tensors(), *DEFAULTS])])
 
 
 # == speed =========================================================================================
-def _time(learner, reference_child, device, seed, target, extra):
-    def make_args(rep):
-        g = torch.Generator().manual_seed(seed * 1000 + rep)
-        return [torch.randn(SPEED_N, SPEED_D, generator=g), torch.randn(SPEED_N, SPEED_D, generator=g), *extra]
-
-    return compare_speed(learner.on(device), reference_child.on(device), target, make_args, grad=[0, 1],
-                         verify=lambda a, r: verify_loss_call(a, r, torch.float32), max_ratio=SPEED_LIMIT)
+def _speed_args(n, rep_seed, rest):
+    gen = torch.Generator().manual_seed(rep_seed)
+    return [torch.randn(n, SPEED_D, generator=gen), torch.randn(n, SPEED_D, generator=gen), *rest]
 
 
-@check("speed")
-def check_bt_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    result = _time(learner, reference_child, device, seed, "barlow_twins_loss", [5e-3])
-    record_property("message", f"N={SPEED_N}, D={SPEED_D}: {result.describe()}")
+def _speed_label(n):
+    return f"N={n}, D={SPEED_D}"
 
 
-@check("speed")
-def check_vicreg_speed_vs_reference(learner, reference_child, device, seed, record_property):
-    result = _time(learner, reference_child, device, seed, "vicreg_loss", list(DEFAULTS))
-    record_property("message", f"N={SPEED_N}, D={SPEED_D}: {result.describe()}")
+check_bt_speed_vs_reference = BT.speed_vs_reference(
+    (SPEED_N,), _speed_label, lambda n, rep_seed: _speed_args(n, rep_seed, [5e-3]), max_ratio=SPEED_LIMIT)
+check_vicreg_speed_vs_reference = VICREG.speed_vs_reference(
+    (SPEED_N,), _speed_label, lambda n, rep_seed: _speed_args(n, rep_seed, DEFAULTS), max_ratio=SPEED_LIMIT)
