@@ -47,7 +47,11 @@ class Loss:
     compare's by dtype), e.g. an atol that grows with the sum's largest terms. reference_dtype:
     where set, the reference runs on copies of the tensor arguments in this dtype and its value
     and gradients are cast back (float64: what differs from the reference is then the
-    learner's rounding alone)."""
+    learner's rounding alone). none_is_zero: a missing gradient where the reference's is all
+    zeros counts as that zero (a loss may return a fresh 0 where no term counts).
+
+    An exercise with two functions declares a Loss for each; a check that covers both takes
+    the other's (loss, data) pairs in `also` and runs them after its own, in one check."""
 
     function: str
     names: Sequence[str]
@@ -57,6 +61,7 @@ class Loss:
     noise: Callable[[Args], tuple[float, object]] = lambda args: (1.0, None)
     tolerance: Callable[[Args], tuple[float | None, object]] = lambda args: (None, None)
     reference_dtype: torch.dtype | None = None
+    none_is_zero: bool = False
 
     # -- calling both sides --------------------------------------------------------------
     def call(self, learner, args: Args, device=None, **kw):
@@ -95,8 +100,10 @@ class Loss:
                 rtol, atol = self.tolerance(args)
             assert_close(mine.output, self.expected(reference, args), value_what, rtol=rtol, atol=atol)
         noise_scale, extra_atol = noise if noise is not None else self.noise(args)
-        assert_grads_close(of_the_loss(mine.grads), self.reference_grads(reference, args), self._names(wrt),
-                           dtype, noise_scale=noise_scale, extra_atol=extra_atol)
+        want, grads = self.reference_grads(reference, args), of_the_loss(mine.grads)
+        if self.none_is_zero and not isinstance(grads, str):
+            grads = [torch.zeros_like(w) if g is None and not w.any() else g for g, w in zip(grads, want)]
+        assert_grads_close(grads, want, self._names(wrt), dtype, noise_scale=noise_scale, extra_atol=extra_atol)
         return mine
 
     # -- interface -------------------------------------------------------------------------
@@ -111,14 +118,15 @@ class Loss:
         return check(CATEGORY["rejects"])(check_rejects)
 
     # -- correctness -------------------------------------------------------------------------
-    def worked_example(self, examples_: Sequence[tuple[str, Args, float]], *, rtol=1e-7, atol=1e-8):
+    def worked_example(self, examples_: Sequence[tuple[str, Args, float]], *, rtol=1e-7, atol=1e-8, also=()):
         """A check that each of the spec's worked examples (what, args, value) gives its value."""
         def check_worked_example_from_spec(learner):
-            for what, args, value in examples_:
-                dtype = args[self.wrt(args)[0]].dtype
-                got = self.call(learner, args).output
-                assert_scalar_like(got, dtype, "cpu", what=what)
-                assert_close(got, torch.tensor(value, dtype=dtype), what, rtol=rtol, atol=atol)
+            for loss, examples_of_loss in [(self, examples_), *also]:
+                for what, args, value in examples_of_loss:
+                    dtype = args[loss.wrt(args)[0]].dtype
+                    got = loss.call(learner, args).output
+                    assert_scalar_like(got, dtype, "cpu", what=what)
+                    assert_close(got, torch.tensor(value, dtype=dtype), what, rtol=rtol, atol=atol)
         check_worked_example_from_spec.__doc__ = "The spec's worked examples give the values it states."
         return check(CATEGORY["worked_example"])(check_worked_example_from_spec)
 
@@ -150,69 +158,75 @@ class Loss:
             self.assert_grads_match(learner, reference, self.args_of(case), device, case.torch_dtype)
         return check_gradients_match_reference
 
-    def gradcheck_float64(self, arg_sets: Sequence[Args]):
+    def gradcheck_float64(self, arg_sets: Sequence[Args], *, also=()):
         def check_gradcheck_float64(learner):
             """The gradients equal central finite differences of the learner's own loss (float64)."""
-            for args in arg_sets:
-                wrt = self.wrt(args)
-                finite_difference_check(learner, self.function, list(args), wrt, self._names(wrt))
+            for loss, arg_sets_of_loss in [(self, arg_sets), *also]:
+                for args in arg_sets_of_loss:
+                    wrt = loss.wrt(args)
+                    finite_difference_check(learner, loss.function, list(args), wrt, loss._names(wrt))
         return check(CATEGORY["gradcheck_float64"])(check_gradcheck_float64)
 
     # -- hygiene --------------------------------------------------------------------------------
-    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]], *, grad: bool = False):
+    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]], *, grad: bool = False, also=()):
         """grad: ask for the gradients too (of wrt's positions), as a training step would."""
         def check_inputs_not_modified(learner, device):
             """No input tensor is changed in place."""
-            for label, args in labelled:
-                kw = {"grad": self.wrt(args)} if grad else {}
-                result = self.call(learner, args, device, return_inputs=True, **kw)
-                for i in _tensor_inputs(args):
-                    if not torch.equal(result.inputs_after[i].tensor, args[i]):
-                        raise AssertionError(f"{self.names[i]} was modified in place by {self.function}{label}; "
-                                             "the spec forbids it")
+            for loss, labelled_of_loss in [(self, labelled), *also]:
+                for label, args in labelled_of_loss:
+                    kw = {"grad": loss.wrt(args)} if grad else {}
+                    result = loss.call(learner, args, device, return_inputs=True, **kw)
+                    for i in _tensor_inputs(args):
+                        if not torch.equal(result.inputs_after[i].tensor, args[i]):
+                            raise AssertionError(f"{loss.names[i]} was modified in place by {loss.function}{label}; "
+                                                 "the spec forbids it")
         return check(CATEGORY["inputs_not_modified"])(check_inputs_not_modified)
 
-    def dtype_device_and_0dim(self, labelled: Callable[[torch.dtype], Sequence[tuple[str, Args]]]):
+    def dtype_device_and_0dim(self, labelled: Callable[[torch.dtype], Sequence[tuple[str, Args]]], *, also=()):
         def check_dtype_device_and_0dim(learner, device):
             """The loss is a 0-dim tensor with the inputs' dtype, on their device."""
             for dtype in (torch.float32, torch.float64):
-                for label, args in labelled(dtype):
-                    assert_scalar_like(self.call(learner, args, device).output, dtype, device,
-                                       what="output" + label)
+                for loss, labelled_of_loss in [(self, labelled), *also]:
+                    for label, args in labelled_of_loss(dtype):
+                        assert_scalar_like(loss.call(learner, args, device).output, dtype, device,
+                                           what="output" + label)
         return check(CATEGORY["dtype_device_and_0dim"])(check_dtype_device_and_0dim)
 
     def output_keeps_autograd_graph(self, labelled: Sequence[tuple[str, Args]], *,
-                                    wrt: Callable[[Args], list[int]] | None = None):
+                                    wrt: Callable[[Args], list[int]] | None = None, also=()):
         """wrt: the positions asked for where they are fewer than the declaration's (a parameter
         whose missing gradient another check reports)."""
         def check_output_keeps_autograd_graph(learner, device):
             """The loss can be backpropagated to every input that needs a gradient."""
-            for label, args in labelled:
-                asked = (wrt or self.wrt)(args)
-                grads = self.call(learner, args, device, grad=asked).grads
-                if isinstance(grads, str) or any(g is None for g in grads):
-                    raise AssertionError(f"the loss must be differentiable w.r.t. "
-                                         f"{' and '.join(self._names(asked))}{label}: {grads}")
+            for loss, labelled_of_loss in [(self, labelled), *also]:
+                for label, args in labelled_of_loss:
+                    asked = (wrt or loss.wrt)(args)
+                    grads = loss.call(learner, args, device, grad=asked).grads
+                    if isinstance(grads, str) or any(g is None for g in grads):
+                        raise AssertionError(f"the loss must be differentiable w.r.t. "
+                                             f"{' and '.join(loss._names(asked))}{label}: {grads}")
         return check(CATEGORY["output_keeps_autograd_graph"])(check_output_keeps_autograd_graph)
 
     # -- speed ------------------------------------------------------------------------------------
-    def time_call(self, learner, reference_child, make_args, *, max_ratio: float, kwargs=None, grad=None):
-        """One timing (timing.compare_speed), every timed output verified against the reference's."""
+    def time_call(self, learner, reference_child, make_args, *, max_ratio: float, kwargs=None, grad=None,
+                  reps: int | None = None):
+        """One timing (timing.compare_speed), every timed output verified against the reference's;
+        reps: the repetitions whose median counts (None: compare_speed's own default)."""
         wrt = grad if grad is not None else self.wrt(make_args(0))
         names = self._names(wrt)
         return compare_speed(learner, reference_child, self.function, make_args, grad=wrt, kwargs=kwargs,
                              verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, names),
-                             max_ratio=max_ratio)
+                             max_ratio=max_ratio, **({} if reps is None else {"reps": reps}))
 
     def speed_vs_reference(self, settings, describe: Callable[[object], str],
                            make_args: Callable[[object, int], Args] | None = None, *, max_ratio: float = 3.0,
-                           time_one: Callable | None = None):
+                           time_one: Callable | None = None, reps: int | None = None):
         """check_speed_vs_reference at each setting (timing.compare_at_each): make_args(setting,
         rep_seed) gives the timed arguments; or time_one(learner, reference_child, device,
-        seed, setting) times one setting its own way."""
+        seed, setting) times one setting its own way. reps: as in time_call, for make_args."""
         def default_time_one(learner, reference_child, device, seed, setting):
             return self.time_call(learner.on(device), reference_child.on(device),
-                                  lambda rep: make_args(setting, seed * 1000 + rep), max_ratio=max_ratio)
+                                  lambda rep: make_args(setting, seed * 1000 + rep), max_ratio=max_ratio, reps=reps)
 
         timer = time_one or default_time_one
 

@@ -8,23 +8,16 @@ different subgradients, and batch_all's count of positive losses can differ by r
 
 import itertools
 import math
+from dataclasses import dataclass, replace
 
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.api import (
-    as_tensor,
-    assert_close,
-    assert_grads_close,
-    assert_scalar_like,
-    check,
-    examples,
-    learner_raises,
-)
-from grader.gradcheck import finite_difference_check, of_the_loss, upstream
-from grader.strategies import MININGS, TripletCase, float_dtype_names, hinge_gap, seeds, triplet_cases
-from grader.timing import compare_speed, verify_loss_call
+from grader.api import as_tensor, assert_close, assert_grads_close, assert_scalar_like, check, examples
+from grader.gradcheck import of_the_loss, upstream
+from grader.loss_checks import Loss
+from grader.strategies import FLOAT_DTYPES, MININGS, TripletCase, float_dtype_names, hinge_gap, seeds, triplet_cases
 
 # batch_all: B = 128 lets the textbook (B, B, B) hinge tensor through (2.1M entries; the
 # correct formulations measured 0.2-1.7x the reference). batch_hard: at D = 8 each anchor's
@@ -37,27 +30,6 @@ SPEED_HARD_B, SPEED_HARD_D = 512, 8
 SPEED_K = 4
 SPEED_PAIR_B, SPEED_PAIR_D = 4096, 32
 SPEED_LIMIT = 3.0
-
-
-def triplet_of(learner, x, labels, margin, mining, device=None, **kw):
-    return learner.call("triplet_loss", x, labels, margin, mining, device=device, **kw)
-
-
-def pair_of(learner, x1, x2, same, margin, device=None, **kw):
-    return learner.call("contrastive_pair_loss", x1, x2, same, margin, device=device, **kw)
-
-
-def reference_grads(fn, args, wrt):
-    args = [a.clone().requires_grad_(True) if i in wrt else a for i, a in enumerate(args)]
-    return torch.autograd.grad(fn(*args), [args[i] for i in wrt])
-
-
-def none_as_zero(grads, wanted):
-    """None where the reference's gradient is all zeros counts as that zero: a loss that
-    returns a fresh zero when no triplet counts is as right as one that returns 0 * x."""
-    if isinstance(grads, str):
-        return grads
-    return [torch.zeros_like(w) if g is None and not w.any() else g for g, w in zip(grads, wanted)]
 
 
 def brute_force(x, labels, margin, mining):
@@ -99,46 +71,59 @@ def pair_case(b, d, dtype, seed, scale=1.0):
     return x1.to(dtype), x2.to(dtype), same
 
 
+@dataclass(frozen=True)
+class PairCase:
+    """pair_case(b, d, dtype, seed) with a margin, drawn whole so that hypothesis shrinks it as one."""
+
+    b: int
+    d: int
+    margin: float
+    dtype: str
+    seed: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return FLOAT_DTYPES[self.dtype]
+
+
+def pair_cases(b=st.integers(1, 64), d=st.integers(1, 64), margin=st.sampled_from([0.0, 0.5, 1.0, 2.0])):
+    return st.builds(PairCase, b=b, d=d, margin=margin, dtype=float_dtype_names, seed=seeds)
+
+
+# labels is a tensor but gets no gradient; a fresh 0 where no triplet counts is as right as 0 * x
+TRIPLET = Loss("triplet_loss", names=("embeddings", "labels", "margin", "mining"),
+               args_of=lambda case: [*case.tensors(), case.margin, case.mining], wrt=lambda args: [0],
+               none_is_zero=True)
+PAIR = Loss("contrastive_pair_loss", names=("x1", "x2", "same", "margin"),
+            args_of=lambda case: [*pair_case(case.b, case.d, case.torch_dtype, case.seed), case.margin],
+            wrt=lambda args: [0, 1])
+
+
+def triplet_of(learner, x, labels, margin, mining, device=None, **kw):
+    return TRIPLET.call(learner, [x, labels, margin, mining], device, **kw)
+
+
+def pair_of(learner, x1, x2, same, margin, device=None, **kw):
+    return PAIR.call(learner, [x1, x2, same, margin], device, **kw)
+
+
 # -- interface ----------------------------------------------------------------
-@check("interface")
-def check_rejects_bad_shapes(learner):
-    bad = [((4,), (4,)), ((2, 3, 4), (2,)), ((4, 3), (4, 1)), ((4, 3), (3,)), ((4, 3), (5,))]
-    for x_shape, y_shape in bad:
-        with learner_raises("ValueError", what=f"embeddings {x_shape} with labels {y_shape}"):
-            learner.call("triplet_loss", torch.randn(x_shape), torch.zeros(y_shape, dtype=torch.long))
-
-
-@check("interface")
-def check_rejects_unknown_mining(learner):
-    for mining in ("semihard", "batch hard", "all", ""):
-        with learner_raises("ValueError", what=f"mining={mining!r}"):
-            learner.call("triplet_loss", torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), 0.2, mining)
-
-
-@check("interface")
-def check_rejects_bad_margin(learner):
-    for margin in (-0.1, -1.0, float("nan")):
-        for mining in MININGS:
-            with learner_raises("ValueError", what=f"margin={margin} (mining={mining})"):
-                learner.call("triplet_loss", torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), margin, mining)
-
-
-@check("interface")
-def check_pair_rejects_bad_shapes(learner):
-    bad = [((3, 4), (3, 5), (3,)), ((3, 4), (2, 4), (3,)), ((4,), (4,), (4,)),
-           ((3, 4), (3, 4), (2,)), ((3, 4), (3, 4), (3, 1))]
-    for s1, s2, s_same in bad:
-        with learner_raises("ValueError", what=f"x1 {s1}, x2 {s2}, same {s_same}"):
-            learner.call("contrastive_pair_loss", torch.randn(s1), torch.randn(s2),
-                         torch.ones(s_same, dtype=torch.bool))
-
-
-@check("interface")
-def check_pair_rejects_bad_margin(learner):
-    for margin in (-0.5, float("nan")):
-        with learner_raises("ValueError", what=f"margin={margin}"):
-            learner.call("contrastive_pair_loss", torch.randn(3, 2), torch.randn(3, 2),
-                         torch.tensor([True, False, True]), margin)
+check_rejects_bad_shapes = TRIPLET.rejects("ValueError", [
+    (f"embeddings {x_shape} with labels {y_shape}", [torch.randn(x_shape), torch.zeros(y_shape, dtype=torch.long)])
+    for x_shape, y_shape in [((4,), (4,)), ((2, 3, 4), (2,)), ((4, 3), (4, 1)), ((4, 3), (3,)), ((4, 3), (5,))]])
+check_rejects_unknown_mining = TRIPLET.rejects("ValueError", [
+    (f"mining={mining!r}", [torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), 0.2, mining])
+    for mining in ("semihard", "batch hard", "all", "")])
+check_rejects_bad_margin = TRIPLET.rejects("ValueError", [
+    (f"margin={margin} (mining={mining})", [torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), margin, mining])
+    for margin in (-0.1, -1.0, float("nan")) for mining in MININGS])
+check_pair_rejects_bad_shapes = PAIR.rejects("ValueError", [
+    (f"x1 {s1}, x2 {s2}, same {s_same}", [torch.randn(s1), torch.randn(s2), torch.ones(s_same, dtype=torch.bool)])
+    for s1, s2, s_same in [((3, 4), (3, 5), (3,)), ((3, 4), (2, 4), (3,)), ((4,), (4,), (4,)),
+                           ((3, 4), (3, 4), (2,)), ((3, 4), (3, 4), (3, 1))]])
+check_pair_rejects_bad_margin = PAIR.rejects("ValueError", [
+    (f"margin={margin}", [torch.randn(3, 2), torch.randn(3, 2), torch.tensor([True, False, True]), margin])
+    for margin in (-0.5, float("nan"))])
 
 
 # -- correctness --------------------------------------------------------------
@@ -149,17 +134,10 @@ WORKED_PAIRS = (torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [1.0, 2.0]], d
                 torch.tensor([True, False, False, False]))
 
 
-@check("correctness")
-def check_worked_example_from_spec(learner):
-    for mining, want in (("batch_all", 2.5), ("batch_hard", 4.0)):
-        got = triplet_of(learner, WORKED_X, WORKED_LABELS, 3.0, mining).output
-        assert_scalar_like(got, torch.float64, "cpu", f"{mining} loss")
-        assert_close(got, torch.tensor(want, dtype=torch.float64), f"{mining} loss of the worked example",
-                     rtol=1e-9, atol=1e-9)
-    got = pair_of(learner, *WORKED_PAIRS, 1.0).output
-    assert_scalar_like(got, torch.float64, "cpu", "contrastive_pair_loss")
-    assert_close(got, torch.tensor(0.28125, dtype=torch.float64), "contrastive_pair_loss of the worked example",
-                 rtol=1e-9, atol=1e-9)
+check_worked_example_from_spec = TRIPLET.worked_example(
+    [(f"{mining} loss of the worked example", [WORKED_X, WORKED_LABELS, 3.0, mining], want)
+     for mining, want in (("batch_all", 2.5), ("batch_hard", 4.0))], rtol=1e-9, atol=1e-9,
+    also=[(PAIR, [("contrastive_pair_loss of the worked example", [*WORKED_PAIRS, 1.0], 0.28125)])])
 
 
 @check("correctness")
@@ -174,26 +152,10 @@ def check_defaults(learner, reference):
                  "contrastive_pair_loss with the default margin=1.0")
 
 
-@check("correctness")
-@examples(25)
-@given(case=triplet_cases(mining=st.just("batch_all")))
-def check_batch_all_matches_reference(learner, reference, device, case):
-    x, labels = case.tensors()
-    got = triplet_of(learner, x, labels, case.margin, "batch_all", device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, reference.triplet_loss(x, labels, case.margin, "batch_all"), "batch_all loss",
-                 case.torch_dtype)
-
-
-@check("correctness")
-@examples(25)
-@given(case=triplet_cases(mining=st.just("batch_hard")))
-def check_batch_hard_matches_reference(learner, reference, device, case):
-    x, labels = case.tensors()
-    got = triplet_of(learner, x, labels, case.margin, "batch_hard", device).output
-    assert_scalar_like(got, case.torch_dtype, device)
-    assert_close(got, reference.triplet_loss(x, labels, case.margin, "batch_hard"), "batch_hard loss",
-                 case.torch_dtype)
+check_batch_all_matches_reference = TRIPLET.matches_reference(
+    triplet_cases(mining=st.just("batch_all")), examples_n=25, what="batch_all loss")
+check_batch_hard_matches_reference = TRIPLET.matches_reference(
+    triplet_cases(mining=st.just("batch_hard")), examples_n=25, what="batch_hard loss")
 
 
 @check("correctness")
@@ -260,15 +222,7 @@ def check_zero_when_no_triplet_counts(learner):
                                          f"got max |grad| {grad.abs().max().item():.3g}")
 
 
-@check("correctness")
-@examples(25)
-@given(b=st.integers(1, 64), d=st.integers(1, 64), dtype=float_dtype_names,
-       margin=st.sampled_from([0.0, 0.5, 1.0, 2.0]), seed=seeds)
-def check_pair_matches_reference(learner, reference, device, b, d, dtype, margin, seed):
-    x1, x2, same = pair_case(b, d, getattr(torch, dtype), seed)
-    got = pair_of(learner, x1, x2, same, margin, device).output
-    assert_scalar_like(got, x1.dtype, device)
-    assert_close(got, reference.contrastive_pair_loss(x1, x2, same, margin), "contrastive_pair_loss", x1.dtype)
+check_pair_matches_reference = PAIR.matches_reference(pair_cases(), examples_n=25, what="contrastive_pair_loss")
 
 
 @check("correctness")
@@ -287,41 +241,28 @@ def check_pair_same_means_similar(learner):
 
 
 # -- gradients ----------------------------------------------------------------
-@check("gradients")
-@examples(20)
-@given(case=triplet_cases(b=st.integers(1, 32), d=st.integers(1, 32)))
-def check_gradients_match_reference(learner, reference, device, case):
-    x, labels = case.tensors()
-    mine = triplet_of(learner, x, labels, case.margin, case.mining, device, grad=[0],
-                      grad_output=upstream(x.dtype))
-    want = reference_grads(reference.triplet_loss, [x, labels, case.margin, case.mining], [0])
-    assert_grads_close(none_as_zero(of_the_loss(mine.grads), want), want, ["embeddings"], case.torch_dtype)
+check_gradients_match_reference = TRIPLET.gradients_match_reference(
+    triplet_cases(b=st.integers(1, 32), d=st.integers(1, 32)), examples_n=20)
+check_pair_gradients_match_reference = PAIR.gradients_match_reference(
+    pair_cases(b=st.integers(1, 48), d=st.integers(1, 32), margin=st.sampled_from([0.5, 1.0, 2.0])), examples_n=15)
 
 
-@check("gradients")
-@examples(15)
-@given(b=st.integers(1, 48), d=st.integers(1, 32), dtype=float_dtype_names,
-       margin=st.sampled_from([0.5, 1.0, 2.0]), seed=seeds)
-def check_pair_gradients_match_reference(learner, reference, device, b, d, dtype, margin, seed):
-    x1, x2, same = pair_case(b, d, getattr(torch, dtype), seed)
-    mine = pair_of(learner, x1, x2, same, margin, device, grad=[0, 1], grad_output=upstream(x1.dtype))
-    want = reference_grads(reference.contrastive_pair_loss, [x1, x2, same, margin], [0, 1])
-    assert_grads_close(of_the_loss(mine.grads), want, ["x1", "x2"], x1.dtype)
-
-
-@check("gradients")
-def check_gradcheck_float64(learner):
-    for mining, seed in (("batch_all", 1), ("batch_hard", 2), ("batch_hard", 3)):
-        x, labels = TripletCase(7, 3, 2, 0.8, mining, "float64", seed).tensors(gap=1e-4)
-        finite_difference_check(learner, "triplet_loss", [x, labels, 0.8, mining], [0], ["embeddings"])
-    # coincident rows: central differences of |x_a - x_p| at 0 are 0, the gradient the spec states
-    x = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.7, 0.2], [1.0, -0.4]], dtype=torch.float64)
-    finite_difference_check(learner, "triplet_loss", [x, torch.tensor([1, 1, 2, 2]), 1.0, "batch_all"], [0],
-                            ["embeddings (rows 0 and 1 coincide)"])
+def _pair_with_coincident_rows():
     x1, x2, same = pair_case(4, 3, torch.float64, 6)
     x2[1], x2[2] = x1[1], x1[2]
     same[1], same[2] = True, False
-    finite_difference_check(learner, "contrastive_pair_loss", [x1, x2, same, 1.5], [0, 1], ["x1", "x2"])
+    return [x1, x2, same, 1.5]
+
+
+# coincident rows: central differences of |x_a - x_p| at 0 are 0, the gradient the spec states
+# (a Loss of its own only to name the case in the message)
+_TRIPLET_COINCIDENT = replace(TRIPLET, names=("embeddings (rows 0 and 1 coincide)", *TRIPLET.names[1:]))
+check_gradcheck_float64 = TRIPLET.gradcheck_float64(
+    [[*TripletCase(7, 3, 2, 0.8, mining, "float64", seed).tensors(gap=1e-4), 0.8, mining]
+     for mining, seed in (("batch_all", 1), ("batch_hard", 2), ("batch_hard", 3))],
+    also=[(_TRIPLET_COINCIDENT, [[torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.7, 0.2], [1.0, -0.4]], dtype=torch.float64),
+                                  torch.tensor([1, 1, 2, 2]), 1.0, "batch_all"]]),
+          (PAIR, [_pair_with_coincident_rows()])])
 
 
 # -- properties -----------------------------------------------------------------
@@ -414,7 +355,7 @@ def check_coincident_rows(learner, reference, device):
                 raise AssertionError(f"{mining}, {what}: non-finite gradient in rows {bad} "
                                      "(sqrt'(0) is infinite: compute the distance so that its gradient at 0 is 0)")
             if mining == "batch_all":   # batch_hard's ties between identical rows leave the split open
-                want = reference_grads(reference.triplet_loss, [x, labels, margin, mining], [0])
+                want = TRIPLET.reference_grads(reference, [x, labels, margin, mining])
                 assert_grads_close(grads, want, [f"embeddings ({what})"], dtype)
 
 
@@ -435,7 +376,7 @@ def check_pair_coincident_rows(learner, reference, device):
                 bad = (~torch.isfinite(g)).any(1).nonzero().flatten().tolist()
                 raise AssertionError(f"non-finite gradient w.r.t. {name} in pairs {bad}, where x1 and x2 are "
                                      "identical (sqrt'(0) is infinite: the spec takes the gradient of d at 0 as 0)")
-        want = reference_grads(reference.contrastive_pair_loss, [x1, x2, same, 1.0], [0, 1])
+        want = PAIR.reference_grads(reference, [x1, x2, same, 1.0])
         assert_grads_close(grads, want, ["x1", "x2"], dtype)
 
 
@@ -456,82 +397,42 @@ def check_far_from_origin(learner, reference, device):
 
 
 # -- hygiene ----------------------------------------------------------------------
-@check("hygiene")
-def check_inputs_not_modified(learner, device):
-    x, labels = TripletCase(9, 4, 3, 0.2, "batch_all", "float32", 8).tensors()
-    for mining in MININGS:
-        result = triplet_of(learner, x, labels, 0.2, mining, device, return_inputs=True)
-        for sent, after, name in zip((x, labels), result.inputs_after, ("embeddings", "labels")):
-            if not torch.equal(after.tensor, sent):
-                raise AssertionError(f"{name} was modified in place by triplet_loss; the spec forbids it")
-    x1, x2, same = pair_case(6, 3, torch.float32, 9)
-    result = pair_of(learner, x1, x2, same, 1.0, device, return_inputs=True)
-    for sent, after, name in zip((x1, x2, same), result.inputs_after, ("x1", "x2", "same")):
-        if not torch.equal(after.tensor, sent):
-            raise AssertionError(f"{name} was modified in place by contrastive_pair_loss; the spec forbids it")
+check_inputs_not_modified = TRIPLET.inputs_not_modified(
+    [("", [*TripletCase(9, 4, 3, 0.2, "batch_all", "float32", 8).tensors(), 0.2, mining]) for mining in MININGS],
+    also=[(PAIR, [("", [*pair_case(6, 3, torch.float32, 9), 1.0])])])
 
 
-@check("hygiene")
-def check_dtype_device_and_0dim(learner, device):
-    for dtype in (torch.float32, torch.float64):
-        x, labels = TripletCase(8, 3, 3, 0.2, "batch_all", "float64", 10).tensors()
-        for mining in MININGS:
-            assert_scalar_like(triplet_of(learner, x.to(dtype), labels, 0.2, mining, device).output, dtype,
-                               device, f"triplet_loss ({mining})")
-        x1, x2, same = pair_case(5, 3, dtype, 11)
-        assert_scalar_like(pair_of(learner, x1, x2, same, 1.0, device).output, dtype, device,
-                           "contrastive_pair_loss")
+def _triplet_of_dtype(dtype):
+    x, labels = TripletCase(8, 3, 3, 0.2, "batch_all", "float64", 10).tensors()
+    return [(f" of triplet_loss ({mining})", [x.to(dtype), labels, 0.2, mining]) for mining in MININGS]
 
 
-@check("hygiene")
-def check_output_keeps_autograd_graph(learner, device):
-    for mining in MININGS:
-        x, labels = TripletCase(10, 4, 3, 1.0, mining, "float32", 12).tensors()
-        grads = triplet_of(learner, x, labels, 1.0, mining, device, grad=[0]).grads
-        if isinstance(grads, str) or grads[0] is None:
-            raise AssertionError(f"triplet_loss ({mining}) must be differentiable w.r.t. embeddings: {grads}")
-    x1, x2, same = pair_case(6, 3, torch.float32, 13)
-    grads = pair_of(learner, x1, x2, same, 1.0, device, grad=[0, 1]).grads
-    if isinstance(grads, str) or any(g is None for g in grads):
-        raise AssertionError(f"contrastive_pair_loss must be differentiable w.r.t. x1 and x2: {grads}")
+check_dtype_device_and_0dim = TRIPLET.dtype_device_and_0dim(
+    _triplet_of_dtype, also=[(PAIR, lambda dtype: [(" of contrastive_pair_loss", [*pair_case(5, 3, dtype, 11), 1.0])])])
+check_output_keeps_autograd_graph = TRIPLET.output_keeps_autograd_graph(
+    [(f" (triplet_loss, {mining})", [*TripletCase(10, 4, 3, 1.0, mining, "float32", 12).tensors(), 1.0, mining])
+     for mining in MININGS],
+    also=[(PAIR, [(" (contrastive_pair_loss)", [*pair_case(6, 3, torch.float32, 13), 1.0])])])
 
 
 # -- speed ------------------------------------------------------------------------
-def _triplet_speed(learner, reference_child, device, seed, mining, b, d, reps):
-    def make_args(rep):
-        gen = torch.Generator().manual_seed(seed * 1000 + rep)
-        labels = pk_labels(b, SPEED_K, gen)
-        x = kink_free(lambda attempt: torch.randn(b, d, generator=gen) / d ** 0.5, labels, 0.2, mining, 1e-5)
-        return [x, labels, 0.2, mining]
-
-    return compare_speed(
-        learner.on(device), reference_child.on(device), "triplet_loss", make_args, grad=[0],
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, names=("embeddings",)),
-        reps=reps, max_ratio=SPEED_LIMIT)
+def _triplet_speed_args(setting, rep_seed):
+    mining, b, d = setting
+    gen = torch.Generator().manual_seed(rep_seed)
+    labels = pk_labels(b, SPEED_K, gen)
+    x = kink_free(lambda attempt: torch.randn(b, d, generator=gen) / d ** 0.5, labels, 0.2, mining, 1e-5)
+    return [x, labels, 0.2, mining]
 
 
-@check("speed")
-def check_speed_batch_all(learner, reference_child, device, seed, record_property):
-    result = _triplet_speed(learner, reference_child, device, seed, "batch_all", SPEED_ALL_B, SPEED_ALL_D,
-                            reps=5)
-    record_property("message", f"B={SPEED_ALL_B}, D={SPEED_ALL_D}: {result.describe()}")
+def _describe_speed(setting):
+    return f"B={setting[-2]}, D={setting[-1]}"
 
 
-@check("speed")
-def check_speed_batch_hard(learner, reference_child, device, seed, record_property):
-    result = _triplet_speed(learner, reference_child, device, seed, "batch_hard", SPEED_HARD_B, SPEED_HARD_D,
-                            reps=9)
-    record_property("message", f"B={SPEED_HARD_B}, D={SPEED_HARD_D}: {result.describe()}")
-
-
-@check("speed")
-def check_pair_speed(learner, reference_child, device, seed, record_property):
-    def make_args(rep):
-        x1, x2, same = pair_case(SPEED_PAIR_B, SPEED_PAIR_D, torch.float32, seed * 1000 + rep)
-        return [x1, x2, same, 1.0]
-
-    result = compare_speed(
-        learner.on(device), reference_child.on(device), "contrastive_pair_loss", make_args, grad=[0, 1],
-        verify=lambda mine, theirs: verify_loss_call(mine, theirs, torch.float32, names=("x1", "x2")),
-        max_ratio=SPEED_LIMIT)
-    record_property("message", f"B={SPEED_PAIR_B}, D={SPEED_PAIR_D}: {result.describe()}")
+check_speed_batch_all = TRIPLET.speed_vs_reference(
+    [("batch_all", SPEED_ALL_B, SPEED_ALL_D)], _describe_speed, _triplet_speed_args, max_ratio=SPEED_LIMIT, reps=5)
+check_speed_batch_hard = TRIPLET.speed_vs_reference(
+    [("batch_hard", SPEED_HARD_B, SPEED_HARD_D)], _describe_speed, _triplet_speed_args, max_ratio=SPEED_LIMIT,
+    reps=9)
+check_pair_speed = PAIR.speed_vs_reference(
+    [(SPEED_PAIR_B, SPEED_PAIR_D)], _describe_speed,
+    lambda setting, rep_seed: [*pair_case(*setting, torch.float32, rep_seed), 1.0], max_ratio=SPEED_LIMIT)
