@@ -102,6 +102,9 @@ def test_grade_timing_summary_splits_the_wall_time():
              "checks_s": 1.5, "speed_s": w - 4.5, "passed": True, "per_check": {"speed_vs_reference": w - 4.5,
                                                                                "matches_reference": 0.5}}
             for w in (10.0, 12.0, 30.0)]
+    for run, first in zip(runs, (1.5, 1.9, None)):   # None: no result line seen on the terminal
+        run["first_result_s"], run["terminal_wall_s"] = first, run["wall_s"] + 0.5
     s = grade_timing.summarize(runs)
     assert s["wall_s"] == 12.0 and s["startup_s"] == 3.0 and s["speed_s"] == 7.5
+    assert s["first_result_s"] == pytest.approx(1.7) and s["terminal_wall_s"] == 12.5
     assert s["slowest_checks"][0][0] == "speed_vs_reference" and s["under_budget"]
