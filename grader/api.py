@@ -26,7 +26,7 @@ from grader.compare import (  # noqa: F401  (re-exported for checks modules)
     assert_shape,
 )
 from grader.i18n import t
-from grader.sandbox import Handle, LearnerRaised  # noqa: F401
+from grader.sandbox import Handle, LearnerRaised, NotRun  # noqa: F401
 
 _storage: str | None = None
 THOROUGH_FACTOR = 8
@@ -114,3 +114,33 @@ class GradeContext:
     live: object = None  # a rich Console for progress while checks run, or None
     options: dict = field(default_factory=dict)  # exercise-specific options (e.g. data_dir)
     on_result: object = None  # called with each CheckResult as it is made (a progress line), or None
+    store: dict = field(default_factory=dict)  # what the checks of this grading share (once(), a module's state)
+
+
+def once_outcome(context: GradeContext, key: str):
+    """(value, error) of once(context, key, ...) if it has run in this grading, else None."""
+    outcome = context.store.get("once", {}).get(key)
+    return None if outcome is None else outcome[:2]
+
+
+def once(context: GradeContext, key: str, compute, *, label: str = ""):
+    """compute() run once per grading and shared by the checks that need it (a training, the
+    features of a trained encoder): the first to ask runs it, whichever that is (so --only
+    works on any of them); later ones get its value. When it failed, the first caller raised
+    the error itself and later ones are not run (NotRun), pointing at that failure."""
+    done = context.store.setdefault("once", {})
+    if key in done:
+        value, error, first_label = done[key]
+        if isinstance(error, NotRun):
+            raise NotRun(str(error))
+        if error is not None:
+            first = (str(error).splitlines() or [type(error).__name__])[0]
+            raise NotRun(f"{first_label} failed in an earlier check: {first[:160]}")
+        return value
+    try:
+        value = compute()
+    except Exception as exc:
+        done[key] = (None, exc, label or key)
+        raise
+    done[key] = (value, None, label or key)
+    return value

@@ -8,10 +8,11 @@ their labels) and gets features back, from the trained encoder and from a fresh
 Encoder() for comparison; the cosine k-NN classifier and the linear probe run
 here. Quick unit checks run first; if one fails, the long training is skipped.
 
-Every check that needs an earlier stage (training, features) runs that stage
-itself when it is the first to need it (so --only works on any check); the
-first check to hit a stage's failure reports it, the others are skipped with a
-pointer to it.
+The stages (training, features, probes) are computed once per grading
+(api.once) by the first check that needs them, so --only works on any check;
+the checks after trains_within_budget declare that they need it, and are
+skipped with a pointer to it when it did not pass. Per-grading state lives in
+the grading's context (context.store), not in this module.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader import mnist
-from grader.api import Handle, as_tensor, check
+from grader.api import Handle, as_tensor, check, once, once_outcome
 from grader.sandbox import ChildTimeout, LearnerRaised, MissingFunction, NotRun
 
 
@@ -90,7 +91,6 @@ def _overran(result, budget: float, what: str) -> str | None:
 @dataclass
 class _State:
     units: dict = field(default_factory=dict)  # unit check name -> None (passed) or the exception
-    stages: dict = field(default_factory=dict)  # stage name -> (value, exception)
     showing: bool = False  # a stage's status line is on the screen
     unit_overran: str = ""
     feature_dim: int | None = None
@@ -98,36 +98,16 @@ class _State:
     steps: int = 0
 
 
-_STATES: dict[int, tuple] = {}
-
-
 def _state(context) -> _State:
-    key = id(context)
-    if key not in _STATES:
-        _STATES.clear()  # one grading at a time in a process; drop the previous one's handles
-        _STATES[key] = (context, _State())
-    return _STATES[key][1]
+    return context.store.setdefault("contrastive_mnist", _State())
 
 
 def _stage(context, name: str, label: str, fn):
-    """Run fn once per grading; later callers get its value, or NotRun when it failed."""
-    state = _state(context)
-    if name in state.stages:
-        value, exc = state.stages[name]
-        if isinstance(exc, NotRun):
-            raise NotRun(str(exc))
-        if exc is not None:
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise NotRun(f"{label} failed in an earlier check: {first[:160]}")
-        return value
-    try:
-        with _showing(context, state, label):
-            value = fn()
-    except Exception as exc:
-        state.stages[name] = (None, exc)
-        raise
-    state.stages[name] = (value, None)
-    return value
+    """fn's value, computed once per grading (api.once), with a status line while it runs."""
+    def run():
+        with _showing(context, _state(context), label):
+            return fn()
+    return once(context, name, run, label=label)
 
 
 @contextlib.contextmanager
@@ -136,7 +116,7 @@ def _showing(context, state, label: str):
     probes), except inside another stage's line or during training, which has its own display."""
     console = context.live
     if (console is None or not console.is_terminal or state.showing or label.startswith("training")
-            or "train" not in state.stages):   # a later stage may start the training display
+            or once_outcome(context, "train") is None):   # a later stage may start the training display
         yield
         return
     state.showing = True
@@ -675,7 +655,7 @@ def check_trains_within_budget(learner, device, context, seed, record_property):
     trained = _train(learner, device, context, seed)
     with contextlib.suppress(Exception):   # the features' own failures are their checks' business,
         _trained_features(learner, device, context, seed)
-    failure = _state(context).stages.get("features", (None, None))[1]
+    failure = (once_outcome(context, "features") or (None, None))[1]
     if isinstance(failure, WorkedAfterReturning):   # except work left running after training
         raise AssertionError(str(failure))
     state = _state(context)
@@ -692,7 +672,7 @@ def check_trains_within_budget(learner, device, context, seed, record_property):
     record_property("message", note)
 
 
-@check("training")
+@check("training", depends=("trains_within_budget",))
 def check_features_not_collapsed(learner, device, context, seed, record_property):
     memory, test = _trained_features(learner, device, context, seed)
     spread = mnist.collapse_spread(torch.cat([memory, test]))
@@ -705,7 +685,7 @@ def check_features_not_collapsed(learner, device, context, seed, record_property
     record_property("message", f"{test.shape[1]} features per image; spread {spread:.3f}")
 
 
-@check("training")
+@check("training", depends=("trains_within_budget",))
 def check_linear_probe_accuracy(learner, device, context, seed, record_property):
     scores = _metrics(learner, device, context, seed)
     knn = scores["knn"]
@@ -717,7 +697,7 @@ def check_linear_probe_accuracy(learner, device, context, seed, record_property)
     record_property("message", f"{detail}; bar {PROBE_BAR:g}%")
 
 
-@check("training")
+@check("training", depends=("trains_within_budget",))
 def check_beats_untrained_encoder(learner, device, context, seed, record_property):
     scores = _metrics(learner, device, context, seed)
     fresh = _untrained_metrics(learner, device, context, seed)
