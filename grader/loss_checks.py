@@ -28,6 +28,7 @@ from grader.static import FACTORY_CATEGORIES as CATEGORY
 from grader.timing import compare_at_each, compare_speed, verify_loss_call
 
 Args = list   # a loss's positional arguments: tensors, None, numbers, strings
+DTYPES = (torch.float32, torch.float64)
 
 
 def _tensor_inputs(args: Args) -> list[int]:
@@ -50,8 +51,8 @@ class Loss:
     learner's rounding alone). none_is_zero: a missing gradient where the reference's is all
     zeros counts as that zero (a loss may return a fresh 0 where no term counts).
 
-    An exercise with two functions declares a Loss for each; a check that covers both takes
-    the other's (loss, data) pairs in `also` and runs them after its own, in one check."""
+    An exercise with several functions declares a Loss for each; a common check that covers
+    several of them is made by Losses."""
 
     function: str
     names: Sequence[str]
@@ -118,15 +119,14 @@ class Loss:
         return check(CATEGORY["rejects"])(check_rejects)
 
     # -- correctness -------------------------------------------------------------------------
-    def worked_example(self, examples_: Sequence[tuple[str, Args, float]], *, rtol=1e-7, atol=1e-8, also=()):
+    def worked_example(self, examples_: Sequence[tuple[str, Args, float]], *, rtol=1e-7, atol=1e-8):
         """A check that each of the spec's worked examples (what, args, value) gives its value."""
         def check_worked_example_from_spec(learner):
-            for loss, examples_of_loss in [(self, examples_), *also]:
-                for what, args, value in examples_of_loss:
-                    dtype = args[loss.wrt(args)[0]].dtype
-                    got = loss.call(learner, args).output
-                    assert_scalar_like(got, dtype, "cpu", what=what)
-                    assert_close(got, torch.tensor(value, dtype=dtype), what, rtol=rtol, atol=atol)
+            for what, args, value in examples_:
+                dtype = args[self.wrt(args)[0]].dtype
+                got = self.call(learner, args).output
+                assert_scalar_like(got, dtype, "cpu", what=what)
+                assert_close(got, torch.tensor(value, dtype=dtype), what, rtol=rtol, atol=atol)
         check_worked_example_from_spec.__doc__ = "The spec's worked examples give the values it states."
         return check(CATEGORY["worked_example"])(check_worked_example_from_spec)
 
@@ -158,53 +158,49 @@ class Loss:
             self.assert_grads_match(learner, reference, self.args_of(case), device, case.torch_dtype)
         return check_gradients_match_reference
 
-    def gradcheck_float64(self, arg_sets: Sequence[Args], *, also=()):
+    def gradcheck_float64(self, arg_sets: Sequence[Args]):
         def check_gradcheck_float64(learner):
             """The gradients equal central finite differences of the learner's own loss (float64)."""
-            for loss, arg_sets_of_loss in [(self, arg_sets), *also]:
-                for args in arg_sets_of_loss:
-                    wrt = loss.wrt(args)
-                    finite_difference_check(learner, loss.function, list(args), wrt, loss._names(wrt))
+            for args in arg_sets:
+                wrt = self.wrt(args)
+                finite_difference_check(learner, self.function, list(args), wrt, self._names(wrt))
         return check(CATEGORY["gradcheck_float64"])(check_gradcheck_float64)
 
     # -- hygiene --------------------------------------------------------------------------------
-    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]], *, grad: bool = False, also=()):
+    def inputs_not_modified(self, labelled: Sequence[tuple[str, Args]], *, grad: bool = False):
         """grad: ask for the gradients too (of wrt's positions), as a training step would."""
         def check_inputs_not_modified(learner, device):
             """No input tensor is changed in place."""
-            for loss, labelled_of_loss in [(self, labelled), *also]:
-                for label, args in labelled_of_loss:
-                    kw = {"grad": loss.wrt(args)} if grad else {}
-                    result = loss.call(learner, args, device, return_inputs=True, **kw)
-                    for i in _tensor_inputs(args):
-                        if not torch.equal(result.inputs_after[i].tensor, args[i]):
-                            raise AssertionError(f"{loss.names[i]} was modified in place by {loss.function}{label}; "
-                                                 "the spec forbids it")
+            for label, args in labelled:
+                kw = {"grad": self.wrt(args)} if grad else {}
+                result = self.call(learner, args, device, return_inputs=True, **kw)
+                for i in _tensor_inputs(args):
+                    if not torch.equal(result.inputs_after[i].tensor, args[i]):
+                        raise AssertionError(f"{self.names[i]} was modified in place by {self.function}{label}; "
+                                             "the spec forbids it")
         return check(CATEGORY["inputs_not_modified"])(check_inputs_not_modified)
 
-    def dtype_device_and_0dim(self, labelled: Callable[[torch.dtype], Sequence[tuple[str, Args]]], *, also=()):
+    def dtype_device_and_0dim(self, labelled: Callable[[torch.dtype], Sequence[tuple[str, Args]]], *,
+                              dtypes: Sequence[torch.dtype] = DTYPES):
         def check_dtype_device_and_0dim(learner, device):
             """The loss is a 0-dim tensor with the inputs' dtype, on their device."""
-            for dtype in (torch.float32, torch.float64):
-                for loss, labelled_of_loss in [(self, labelled), *also]:
-                    for label, args in labelled_of_loss(dtype):
-                        assert_scalar_like(loss.call(learner, args, device).output, dtype, device,
-                                           what="output" + label)
+            for dtype in dtypes:
+                for label, args in labelled(dtype):
+                    assert_scalar_like(self.call(learner, args, device).output, dtype, device, what="output" + label)
         return check(CATEGORY["dtype_device_and_0dim"])(check_dtype_device_and_0dim)
 
     def output_keeps_autograd_graph(self, labelled: Sequence[tuple[str, Args]], *,
-                                    wrt: Callable[[Args], list[int]] | None = None, also=()):
+                                    wrt: Callable[[Args], list[int]] | None = None):
         """wrt: the positions asked for where they are fewer than the declaration's (a parameter
         whose missing gradient another check reports)."""
         def check_output_keeps_autograd_graph(learner, device):
             """The loss can be backpropagated to every input that needs a gradient."""
-            for loss, labelled_of_loss in [(self, labelled), *also]:
-                for label, args in labelled_of_loss:
-                    asked = (wrt or loss.wrt)(args)
-                    grads = loss.call(learner, args, device, grad=asked).grads
-                    if isinstance(grads, str) or any(g is None for g in grads):
-                        raise AssertionError(f"the loss must be differentiable w.r.t. "
-                                             f"{' and '.join(loss._names(asked))}{label}: {grads}")
+            for label, args in labelled:
+                asked = (wrt or self.wrt)(args)
+                grads = self.call(learner, args, device, grad=asked).grads
+                if isinstance(grads, str) or any(g is None for g in grads):
+                    raise AssertionError(f"the loss must be differentiable w.r.t. "
+                                         f"{' and '.join(self._names(asked))}{label}: {grads}")
         return check(CATEGORY["output_keeps_autograd_graph"])(check_output_keeps_autograd_graph)
 
     # -- speed ------------------------------------------------------------------------------------
@@ -248,8 +244,10 @@ class Losses:
     members: tuple[Loss, ...]
 
     def _joined(self, method: str, args_of: Callable[[Loss], tuple], **kw):
-        parts = [getattr(loss, method)(*args_of(loss), **kw) for loss in self.members]
+        return self._in_turn(method, [getattr(loss, method)(*args_of(loss), **kw) for loss in self.members])
 
+    @staticmethod
+    def _in_turn(method: str, parts: Sequence[Callable]):
         def joined(*args, **kwargs):
             for part in parts:
                 part(*args, **kwargs)
@@ -269,8 +267,15 @@ class Losses:
     def inputs_not_modified(self, labelled_of: Callable[[Loss], Sequence[tuple[str, Args]]], **kw):
         return self._joined("inputs_not_modified", lambda loss: (labelled_of(loss),), **kw)
 
-    def dtype_device_and_0dim(self, labelled_of: Callable[[Loss, torch.dtype], Sequence[tuple[str, Args]]]):
-        return self._joined("dtype_device_and_0dim", lambda loss: (lambda dtype: labelled_of(loss, dtype),))
+    def dtype_device_and_0dim(self, labelled_of: Callable[[Loss, torch.dtype], Sequence[tuple[str, Args]]], *,
+                              dtype_first: bool = False):
+        """dtype_first: every member at float32, then every member at float64, so that a float32
+        failure of any member is the one reported (by default each member at both in turn)."""
+        if not dtype_first:
+            return self._joined("dtype_device_and_0dim", lambda loss: (lambda dtype: labelled_of(loss, dtype),))
+        return self._in_turn("dtype_device_and_0dim", [
+            loss.dtype_device_and_0dim(lambda dtype, loss=loss: labelled_of(loss, dtype), dtypes=(dtype,))
+            for dtype in DTYPES for loss in self.members])
 
     def output_keeps_autograd_graph(self, labelled_of: Callable[[Loss], Sequence[tuple[str, Args]]], **kw):
         return self._joined("output_keeps_autograd_graph", lambda loss: (labelled_of(loss),), **kw)

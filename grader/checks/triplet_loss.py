@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from grader.api import as_tensor, assert_close, assert_grads_close, assert_scalar_like, check, examples
 from grader.gradcheck import of_the_loss, upstream
-from grader.loss_checks import Loss
+from grader.loss_checks import Loss, Losses
 from grader.strategies import FLOAT_DTYPES, MININGS, TripletCase, float_dtype_names, hinge_gap, seeds, triplet_cases
 
 # batch_all: B = 128 lets the textbook (B, B, B) hinge tensor through (2.1M entries; the
@@ -97,6 +97,7 @@ TRIPLET = Loss("triplet_loss", names=("embeddings", "labels", "margin", "mining"
 PAIR = Loss("contrastive_pair_loss", names=("x1", "x2", "same", "margin"),
             args_of=lambda case: [*pair_case(case.b, case.d, case.torch_dtype, case.seed), case.margin],
             wrt=lambda args: [0, 1])
+BOTH = Losses((TRIPLET, PAIR))
 
 
 def triplet_of(learner, x, labels, margin, mining, device=None, **kw):
@@ -134,10 +135,11 @@ WORKED_PAIRS = (torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [1.0, 2.0]], d
                 torch.tensor([True, False, False, False]))
 
 
-check_worked_example_from_spec = TRIPLET.worked_example(
-    [(f"{mining} loss of the worked example", [WORKED_X, WORKED_LABELS, 3.0, mining], want)
-     for mining, want in (("batch_all", 2.5), ("batch_hard", 4.0))], rtol=1e-9, atol=1e-9,
-    also=[(PAIR, [("contrastive_pair_loss of the worked example", [*WORKED_PAIRS, 1.0], 0.28125)])])
+check_worked_example_from_spec = BOTH.worked_example(lambda loss: {
+    "triplet_loss": [(f"{mining} loss of the worked example", [WORKED_X, WORKED_LABELS, 3.0, mining], want)
+                     for mining, want in (("batch_all", 2.5), ("batch_hard", 4.0))],
+    "contrastive_pair_loss": [("contrastive_pair_loss of the worked example", [*WORKED_PAIRS, 1.0], 0.28125)],
+}[loss.function], rtol=1e-9, atol=1e-9)
 
 
 @check("correctness")
@@ -255,14 +257,16 @@ def _pair_with_coincident_rows():
 
 
 # coincident rows: central differences of |x_a - x_p| at 0 are 0, the gradient the spec states
-# (a Loss of its own only to name the case in the message)
+# (a member of its own only to name the case in the message)
 _TRIPLET_COINCIDENT = replace(TRIPLET, names=("embeddings (rows 0 and 1 coincide)", *TRIPLET.names[1:]))
-check_gradcheck_float64 = TRIPLET.gradcheck_float64(
-    [[*TripletCase(7, 3, 2, 0.8, mining, "float64", seed).tensors(gap=1e-4), 0.8, mining]
-     for mining, seed in (("batch_all", 1), ("batch_hard", 2), ("batch_hard", 3))],
-    also=[(_TRIPLET_COINCIDENT, [[torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.7, 0.2], [1.0, -0.4]], dtype=torch.float64),
-                                  torch.tensor([1, 1, 2, 2]), 1.0, "batch_all"]]),
-          (PAIR, [_pair_with_coincident_rows()])])
+_GRADCHECK_ARGS = {
+    TRIPLET: [[*TripletCase(7, 3, 2, 0.8, mining, "float64", seed).tensors(gap=1e-4), 0.8, mining]
+              for mining, seed in (("batch_all", 1), ("batch_hard", 2), ("batch_hard", 3))],
+    _TRIPLET_COINCIDENT: [[torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.7, 0.2], [1.0, -0.4]], dtype=torch.float64),
+                           torch.tensor([1, 1, 2, 2]), 1.0, "batch_all"]],
+    PAIR: [_pair_with_coincident_rows()],
+}
+check_gradcheck_float64 = Losses(tuple(_GRADCHECK_ARGS)).gradcheck_float64(_GRADCHECK_ARGS.__getitem__)
 
 
 # -- properties -----------------------------------------------------------------
@@ -397,22 +401,26 @@ def check_far_from_origin(learner, reference, device):
 
 
 # -- hygiene ----------------------------------------------------------------------
-check_inputs_not_modified = TRIPLET.inputs_not_modified(
-    [("", [*TripletCase(9, 4, 3, 0.2, "batch_all", "float32", 8).tensors(), 0.2, mining]) for mining in MININGS],
-    also=[(PAIR, [("", [*pair_case(6, 3, torch.float32, 9), 1.0])])])
+check_inputs_not_modified = BOTH.inputs_not_modified(lambda loss: {
+    "triplet_loss": [("", [*TripletCase(9, 4, 3, 0.2, "batch_all", "float32", 8).tensors(), 0.2, mining])
+                     for mining in MININGS],
+    "contrastive_pair_loss": [("", [*pair_case(6, 3, torch.float32, 9), 1.0])],
+}[loss.function])
 
 
-def _triplet_of_dtype(dtype):
+def _of_dtype(loss, dtype):
+    if loss is PAIR:
+        return [(" of contrastive_pair_loss", [*pair_case(5, 3, dtype, 11), 1.0])]
     x, labels = TripletCase(8, 3, 3, 0.2, "batch_all", "float64", 10).tensors()
     return [(f" of triplet_loss ({mining})", [x.to(dtype), labels, 0.2, mining]) for mining in MININGS]
 
 
-check_dtype_device_and_0dim = TRIPLET.dtype_device_and_0dim(
-    _triplet_of_dtype, also=[(PAIR, lambda dtype: [(" of contrastive_pair_loss", [*pair_case(5, 3, dtype, 11), 1.0])])])
-check_output_keeps_autograd_graph = TRIPLET.output_keeps_autograd_graph(
-    [(f" (triplet_loss, {mining})", [*TripletCase(10, 4, 3, 1.0, mining, "float32", 12).tensors(), 1.0, mining])
-     for mining in MININGS],
-    also=[(PAIR, [(" (contrastive_pair_loss)", [*pair_case(6, 3, torch.float32, 13), 1.0])])])
+check_dtype_device_and_0dim = BOTH.dtype_device_and_0dim(_of_dtype, dtype_first=True)
+check_output_keeps_autograd_graph = BOTH.output_keeps_autograd_graph(lambda loss: {
+    "triplet_loss": [(f" (triplet_loss, {mining})", [*TripletCase(10, 4, 3, 1.0, mining, "float32", 12).tensors(),
+                                                     1.0, mining]) for mining in MININGS],
+    "contrastive_pair_loss": [(" (contrastive_pair_loss)", [*pair_case(6, 3, torch.float32, 13), 1.0])],
+}[loss.function])
 
 
 # -- speed ------------------------------------------------------------------------
