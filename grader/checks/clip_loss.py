@@ -308,7 +308,8 @@ check_inputs_not_modified = BOTH.inputs_not_modified(lambda loss: [
     (" (a clamp of logit_scale belongs in the training loop, after the optimizer step)",
      PairCase(6, 5, MAX_LOGIT_SCALE + 0.5, -3.0, "float32", 5).args(loss.function))], grad=True)
 check_dtype_device_and_0dim = BOTH.dtype_device_and_0dim(lambda loss, dtype: [
-    (f" of {loss.function}", PairCase(4, 3, 1.0, -1.0, str(dtype).removeprefix("torch."), 6).args(loss.function))])
+    (f" of {loss.function}", PairCase(4, 3, 1.0, -1.0, str(dtype).removeprefix("torch."), 6).args(loss.function))],
+    dtype_first=True)
 # a detached logit_scale or logit_bias is check_logit_scale_and_bias_get_gradients' finding
 check_output_keeps_autograd_graph = BOTH.output_keeps_autograd_graph(lambda loss: [
     (f" in {loss.function}", PairCase(4, 6, 2.0, 0.0, "float32", 9).args(loss.function))], wrt=lambda args: [0, 1])
