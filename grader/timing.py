@@ -113,37 +113,36 @@ def _clearly_fast(mine_times, ref_times, max_ratio) -> bool:
 
 def compare_speed(learner, reference_child, target, make_args, *, verify, grad=True, kwargs=None,
                   reps=5, min_reps=3, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
-    """Median time of target(*make_args(i)) for learner vs reference; AssertionError if too slow.
+    """Median time of target(*make_args(rep)) for learner vs reference; AssertionError if too slow.
 
-    reps repetitions, or min_reps when the learner is by then clearly within the limit."""
+    reps repetitions, or min_reps when the learner is by then clearly within the limit. There
+    is no untimed warm-up call: each side's first call, cold, is one of at least three whose
+    median is taken, and every call's output is verified, so a warm-up would only cost time."""
     kwargs = kwargs or {}
-    warm_args = make_args(0)
+    limit = None   # the learner's timeout, from the reference's first call
 
     def reference_call(args):
         # The learner's processes are stopped meanwhile: nothing it left running competes for the CPU.
         with learner.paused():
             return reference_child.call(target, *args, grad=grad, **kwargs)
 
-    first_ref = reference_call(warm_args)
-    limit = max(min_timeout, first_ref.seconds * max_ratio * 10)
-    try:
-        first_mine = learner.call(target, *warm_args, grad=grad, timeout=limit, allow_slow=True, **kwargs)
-    except ChildTimeout:
-        raise AssertionError(t("too_slow_timeout", limit=f"{limit:.1f}", reference_ms=f"{first_ref.seconds * 1e3:.0f}",
-                               ratio=f"{max_ratio:g}")) from None
-    verify(first_mine, first_ref)
-    mine_times, ref_times, mine_cpu = [], [], []
-    def learner_call(args):
-        return learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, measure_cpu=True,
-                            **kwargs)
+    def learner_call(args, reference_s):
+        try:
+            return learner.call(target, *args, grad=grad, timeout=limit, allow_slow=True, measure_cpu=True,
+                                **kwargs)
+        except ChildTimeout:
+            raise AssertionError(t("too_slow_timeout", limit=f"{limit:.1f}", reference_ms=f"{reference_s * 1e3:.0f}",
+                                   ratio=f"{max_ratio:g}")) from None
 
+    mine_times, ref_times, mine_cpu = [], [], []
     for rep in range(1, reps + 1):
         args = make_args(rep)
-        if rep % 2:
+        if rep % 2:   # the reference goes first in the first repetition: its time sets the limit
             theirs = reference_call(args)
-            mine = learner_call(args)
+            limit = limit or max(min_timeout, theirs.seconds * max_ratio * 10)
+            mine = learner_call(args, theirs.seconds)
         else:
-            mine = learner_call(args)
+            mine = learner_call(args, ref_times[0])
             theirs = reference_call(args)
         verify(mine, theirs)
         mine_times.append(mine.seconds)
