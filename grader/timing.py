@@ -101,9 +101,10 @@ def _check_cores(wall_times, cpu_times, threads):
         raise AssertionError(t("too_many_cores", cores=f"{cpu / wall:.1f}", threads=threads))
 
 
-# A median ratio at or below this fraction of the limit after min_reps repetitions is not
-# brought near the limit by the repetitions left: they are skipped. Anything closer to the
-# limit, or above it, gets every repetition before the verdict.
+# A ratio of medians at or below this fraction of the limit after min_reps repetitions is not
+# brought near the limit by the repetitions left (both sides would have to be mismeasured
+# twofold in every one): they are skipped. Anything closer to the limit, or above it, gets
+# every repetition before the verdict.
 CLEAR_PASS_FRACTION = 0.5
 
 
@@ -112,12 +113,13 @@ def _clearly_fast(mine_times, ref_times, max_ratio) -> bool:
 
 
 def compare_speed(learner, reference_child, target, make_args, *, verify, grad=True, kwargs=None,
-                  reps=5, min_reps=3, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
+                  reps=5, min_reps=2, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
     """Median time of target(*make_args(rep)) for learner vs reference; AssertionError if too slow.
 
     reps repetitions, or min_reps when the learner is by then clearly within the limit. There
-    is no untimed warm-up call: each side's first call, cold, is one of at least three whose
-    median is taken, and every call's output is verified, so a warm-up would only cost time."""
+    is no untimed warm-up call: each side's first call, cold, is one of the repetitions (a
+    near or failing verdict rests on the median of all of them), and every call's output is
+    verified, so a warm-up would only cost time."""
     kwargs = kwargs or {}
     limit = None   # the learner's timeout, from the reference's first call
 
