@@ -187,6 +187,8 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     ready = child.load.ok and not child.load.missing
     if ready:
         results.append(_implemented_result(stubs, file))
+    for result in results if on_result is not None else ():   # on screen before the checks start
+        on_result(result)
     if not ready or (stubs and set(stubs) >= set(static.defined_functions(file)) & set(required)):
         child.close()
         results.append(integrity.result(child, checks_ran=False))
@@ -274,7 +276,7 @@ class ReferenceChild:
 def run_checks(exercise: Exercise, seed: int, plugin, sanitize) -> list[CheckResult]:
     """The checks module as a pytest session with the grader's plugin; its results."""
     args = [str(exercise.checks), "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
-            "-p", "no:xdist", "-p", "no:benchmark", "--noconftest", "--assert=plain",
+            "-p", "no:xdist", "-p", "no:benchmark", "-p", "no:unraisableexception", "--noconftest", "--assert=plain",
             "-c", os.devnull, "--rootdir", str(exercise.checks.parent), "-o", "python_functions=check_*",
             "-o", "python_classes=", "--capture=sys", f"--hypothesis-seed={seed}", "-W", "ignore"]
     sink = io.StringIO()

@@ -172,3 +172,22 @@ def test_leaving_without_teardown_still_cleans_up_and_flushes_the_report(tmp_pat
     assert proc.returncode == 1, proc.stderr[-1000:]
     assert proc.stdout.rstrip().endswith("NOT PASSED"), proc.stdout[-300:]
     assert os.listdir(temp) == []
+
+
+def test_the_interface_results_reach_the_progress_line_before_the_checks_run():
+    # The progress line (grade on a terminal) shows a result as soon as the submission has
+    # loaded, not after pytest has started and run the first hidden check.
+    script = (
+        "import sys\n"
+        "from grader.catalog import load_exercise\n"
+        "from grader.engine import grade\n"
+        "seen = []\n"
+        "grade(load_exercise('nt_xent'), sys.argv[1], device='cpu', seed=0, only=['worked_example_from_spec'],\n"
+        "      on_result=lambda r: seen.append(r.name))\n"
+        "print(','.join(seen))\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(WRONG_TEMPERATURE)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    seen = proc.stdout.strip().split(",")
+    assert seen[:3] == ["module_imports", "defines_required_names", "functions_implemented"], seen
+    assert seen[3:] == ["worked_example_from_spec"], seen
