@@ -38,7 +38,8 @@ def check(category: str, depends: tuple[str, ...] | list[str] = ()):
 
     A check whose prerequisite (a check of the same exercise, defined above it) failed,
     errored, timed out or was skipped is skipped with "needs NAME": a speed ratio means
-    nothing once the values are wrong, and the same bug is reported once."""
+    nothing once the values are wrong, and the same bug is reported once. Asked for alone
+    (--only), a check has its prerequisites run first, unreported, and takes their failure."""
     def mark(fn):
         fn = pytest.mark.category(category)(fn)
         return pytest.mark.depends(*depends)(fn) if depends else fn

@@ -4,8 +4,10 @@ It provides the fixtures the checks use and turns each test report into a
 CheckResult. A failure carries the failing example's input as the grader sent it
 (recorded by the Learner, reset at each hypothesis example, so that after the
 shrink it holds the minimal example's calls) and the command that replays it.
-Declared prerequisites (api.check(depends=...)) skip a check whose prerequisite
-did not pass; --thorough's example counts are applied here, per grading.
+Declared prerequisites (api.check(depends=...), CATEGORY_DEPENDS) skip a check
+whose prerequisite did not pass; those that --only left out run first,
+unreported, and their failure is the selected check's own. --thorough's example
+counts are applied here, per grading.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class GraderPlugin:
         self._errors: dict[str, BaseException] = {}
         self.only: set[str] | None = None
         self.skip: set[str] | None = None
+        self._unreported: set[str] = set()       # node ids of prerequisites run but not reported
+        self._unreported_names: set[str] = set()
 
     # -- fixtures ---------------------------------------------------------
     @pytest.fixture
@@ -91,6 +95,7 @@ class GraderPlugin:
     # -- hooks --------------------------------------------------------------
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "category(name): the report group of a check")
+        config.addinivalue_line("markers", "depends(*names): the checks this check needs")
 
     def pytest_collection_modifyitems(self, config, items):
         if self.only or self.skip:
@@ -100,6 +105,10 @@ class GraderPlugin:
                 keys = {marker.args[0] if marker else "correctness", item.name.removeprefix("check_")}
                 wanted = (not self.only or keys & self.only) and not (self.skip and keys & self.skip)
                 (keep if wanted else drop).append(item)
+            unreported = self._prerequisites_left_out(keep, drop)
+            self._unreported = {item.nodeid for item in unreported}
+            keep = [item for item in items if item in keep or item.nodeid in self._unreported]
+            drop = [item for item in drop if item.nodeid not in self._unreported]
             items[:] = keep
             config.hook.pytest_deselected(items=drop)
         # The reference's child starts now, beside the checks that come before the first use.
@@ -107,18 +116,39 @@ class GraderPlugin:
         if launch is not None and any("reference_child" in getattr(item, "fixturenames", ()) for item in items):
             launch()
 
+    def _prerequisites_left_out(self, keep, drop) -> list:
+        """The checks that the checks --only selected need (transitively) and --only left out:
+        they run first, unreported, as check50 runs a target's dependencies, so that a check
+        asked for alone meets the state a full grading gives it (contrastive_mnist's long
+        training runs only after its unit checks passed)."""
+        if not self.only:
+            return []
+        by_name = {item.name.removeprefix("check_"): item for item in drop}
+        needed, queue = [], list(keep)
+        while queue:
+            for name in _prerequisites(queue.pop()):
+                item = by_name.pop(name, None)
+                if item is not None and not (self.skip and name in self.skip):
+                    needed.append(item)
+                    queue.append(item)
+        return needed
+
     def pytest_runtest_setup(self, item):
         self._started[item.nodeid] = time.perf_counter()
         self._learner.begin_check()
         self._examples[item.nodeid] = 0
         self._prepare_hypothesis(item)
-        # A check asked for by name (--only NAME) runs whatever came before it: the request
-        # is explicit. Selected by category or by a full grading, it waits for its prerequisites.
-        if not (self.only and item.name.removeprefix("check_") in self.only):
-            for needed in _prerequisites(item):
-                result = self._by_name.get(needed)
-                if result is not None and result.status is not Status.PASSED:
-                    pytest.skip(t("needs_check", check=needed, outcome=_past(result.status)))
+        # A prerequisite that ran unreported and did not pass: its failure is this check's
+        # own, since its line is not shown. A reported one that did not pass skips this check,
+        # except when this check was asked for by name (--only NAME): the request is explicit.
+        named = bool(self.only) and item.name.removeprefix("check_") in self.only
+        unmet = [r for r in map(self._by_name.get, _prerequisites(item)) if r is not None and r.status is not Status.PASSED]
+        unmet.sort(key=lambda r: r.status is Status.SKIPPED)   # name the cause, not what it skipped
+        for result in unmet:
+            if result.name in self._unreported_names:
+                raise InheritedFailure(result)
+            if not named:
+                pytest.skip(t("needs_check", check=result.name, outcome=_past(result.status)))
 
     def _prepare_hypothesis(self, item):
         """Per grading: the example count (--thorough), and a fresh call record per example."""
@@ -154,7 +184,10 @@ class GraderPlugin:
             elapsed = time.perf_counter() - self._started.get(report.nodeid, time.perf_counter())
             result = CheckResult(report.check_name, report.category, Status.PASSED, "", elapsed,
                                  examples=getattr(report, "examples", None))
-            if report.passed:
+            inherited = _first_leaf(self._errors.get(report.nodeid))
+            if isinstance(inherited, InheritedFailure):
+                self._inherit(result, inherited.result)
+            elif report.passed:
                 result.message = dict(report.user_properties).get("message", "")
             elif report.skipped:
                 result.status, result.message = Status.SKIPPED, self._skip_reason(report)
@@ -167,10 +200,20 @@ class GraderPlugin:
                 if isinstance(mismatch, Mismatch):
                     result.expected, result.got = self.sanitize(mismatch.expected), self.sanitize(mismatch.got)
                     result.hint = self.sanitize(mismatch.hint)
-            self.results.append(result)
             self._by_name[result.name] = result
+            if report.nodeid in self._unreported:
+                self._unreported_names.add(result.name)
+                return
+            self.results.append(result)
             if self.ctx.on_result is not None:
                 self.ctx.on_result(result)
+
+    def _inherit(self, result: CheckResult, cause: CheckResult):
+        """result takes the failure of the unreported prerequisite cause, named, with its input."""
+        result.status = cause.status
+        result.message = f"{t('needs_check', check=cause.name, outcome=_past(cause.status))}: {cause.message}"
+        for field in ("input", "expected", "got", "hint", "replay"):
+            setattr(result, field, getattr(cause, field))
 
     def _add_input_and_replay(self, result: CheckResult):
         if result.category != "speed" and self._learner.sent:
@@ -211,6 +254,14 @@ class GraderPlugin:
         if isinstance(longrepr, tuple) and len(longrepr) == 3:
             return str(longrepr[2]).removeprefix("Skipped: ")
         return str(longrepr)
+
+
+class InheritedFailure(Exception):
+    """Raised at a check's setup: a prerequisite that ran unreported did not pass."""
+
+    def __init__(self, result: CheckResult):
+        super().__init__(result.message)
+        self.result = result
 
 
 def _first_leaf(exc):

@@ -6,7 +6,9 @@ and the budget, trains, and keeps the returned encoder (a Handle here). The
 parent then sends images (the labelled memory and the held-out digits, without
 their labels) and gets features back, from the trained encoder and from a fresh
 Encoder() for comparison; the cosine k-NN classifier and the linear probe run
-here. Quick unit checks run first; if one fails, the long training is skipped.
+here. Quick unit checks run first; the training checks need them
+(CATEGORY_DEPENDS): if one fails, the long training is skipped, and a training
+check asked for alone (--only) has them run first, unreported.
 
 The stages (training, features, probes) are computed once per grading
 (api.once) by the first check that needs them, so --only works on any check;
@@ -32,7 +34,7 @@ from rich.text import Text
 
 from grader import mnist
 from grader.api import Handle, as_tensor, check, once, once_outcome
-from grader.sandbox import ChildTimeout, LearnerRaised, MissingFunction, NotRun
+from grader.sandbox import ChildTimeout
 
 
 DEFAULT_BUDGET_S = {"cpu": 60.0, "cuda": 30.0}
@@ -90,9 +92,7 @@ def _overran(result, budget: float, what: str) -> str | None:
 # -- per-grading state ----------------------------------------------------------------
 @dataclass
 class _State:
-    units: dict = field(default_factory=dict)  # unit check name -> None (passed) or the exception
     showing: bool = False  # a stage's status line is on the screen
-    unit_overran: str = ""
     feature_dim: int | None = None
     losses: list = field(default_factory=list)  # (step, loss) reported by the learner
     steps: int = 0
@@ -167,21 +167,6 @@ def _tensor(value, what, device=None) -> torch.Tensor:
 
 
 # -- unit checks (fast, before any training) ---------------------------------------------
-def _unit(context, name, fn):
-    """Run a unit check once per grading and remember whether it passed."""
-    state = _state(context)
-    if name in state.units:
-        if state.units[name] is not None:
-            raise state.units[name]
-        return
-    try:
-        fn()
-    except Exception as exc:
-        state.units[name] = exc
-        raise
-    state.units[name] = None
-
-
 def _augment_shape(learner, device):
     for dtype in (torch.float32, torch.float64):
         for b in (1, 16):
@@ -295,13 +280,10 @@ def _train_small(learner, device, context):
         result = learner.call("train_encoder", _digits(UNIT_DIGITS), budget, device, device="cpu",
                               timeout=limit, allow_slow=True, busy_clock=True)
     except ChildTimeout:
-        message = (f"{what} did not return within {limit:.1f} s and was stopped: check the clock inside the "
-                   "training loop (time.monotonic()) and stop before the budget runs out")
-        _state(context).unit_overran = message
-        raise ChildTimeout(message) from None
+        raise ChildTimeout(f"{what} did not return within {limit:.1f} s and was stopped: check the clock inside "
+                           "the training loop (time.monotonic()) and stop before the budget runs out") from None
     message = _overran(result, budget, what)
     if message is not None:
-        _state(context).unit_overran = message
         raise AssertionError(message)
     out = result.output
     if not isinstance(out, Handle):
@@ -318,74 +300,47 @@ def _train_small(learner, device, context):
     learner.release(out)
 
 
-UNITS = {
-    "augment_keeps_shape_and_dtype": lambda learner, device, context: _augment_shape(learner, device),
-    "augment_stays_in_range": lambda learner, device, context: _augment_range(learner, device),
-    "augment_is_random_per_sample": lambda learner, device, context: _augment_random(learner, device),
-    "augment_follows_generator": lambda learner, device, context: _augment_generator(learner, device),
-    "augment_does_not_modify_input": lambda learner, device, context: _augment_inplace(learner, device),
-    "encoder_output_shape": _encoder_shape,
-    "train_encoder_returns_encoder": _train_small,
-}
+# The long training runs only once these passed (the plugin skips the training checks
+# otherwise, and runs these first, unreported, when a training check is asked for alone).
+UNIT_CHECKS = ("augment_keeps_shape_and_dtype", "encoder_output_shape", "train_encoder_returns_encoder",
+               "augment_stays_in_range", "augment_is_random_per_sample", "augment_follows_generator",
+               "augment_does_not_modify_input")
+CATEGORY_DEPENDS = {"training": UNIT_CHECKS}
 
 
 @check("interface")
 def check_augment_keeps_shape_and_dtype(learner, device, context):
-    _unit(context, "augment_keeps_shape_and_dtype", lambda: _augment_shape(learner, device))
+    _augment_shape(learner, device)
 
 
 @check("interface")
 def check_encoder_output_shape(learner, device, context):
-    _unit(context, "encoder_output_shape", lambda: _encoder_shape(learner, device, context))
+    _encoder_shape(learner, device, context)
 
 
 @check("interface")
 def check_train_encoder_returns_encoder(learner, device, context):
-    _unit(context, "train_encoder_returns_encoder", lambda: _train_small(learner, device, context))
+    _train_small(learner, device, context)
 
 
 @check("properties")
 def check_augment_stays_in_range(learner, device, context):
-    _unit(context, "augment_stays_in_range", lambda: _augment_range(learner, device))
+    _augment_range(learner, device)
 
 
 @check("properties")
 def check_augment_is_random_per_sample(learner, device, context):
-    _unit(context, "augment_is_random_per_sample", lambda: _augment_random(learner, device))
+    _augment_random(learner, device)
 
 
 @check("properties")
 def check_augment_follows_generator(learner, device, context):
-    _unit(context, "augment_follows_generator", lambda: _augment_generator(learner, device))
+    _augment_generator(learner, device)
 
 
 @check("hygiene")
 def check_augment_does_not_modify_input(learner, device, context):
-    _unit(context, "augment_does_not_modify_input", lambda: _augment_inplace(learner, device))
-
-
-def _require_units(learner, device, context):
-    """Run the unit checks not run yet (silently); refuse the long training if any failed."""
-    state = _state(context)
-    for name, fn in UNITS.items():
-        if name not in state.units:
-            learner.begin_check()
-            try:
-                _unit(context, name, lambda fn=fn: fn(learner, device, context))
-            except (MissingFunction, NotRun):
-                raise
-            except Exception:  # recorded in state.units
-                pass
-    learner.begin_check()
-    if state.unit_overran:
-        raise ChildTimeout(f"{state.unit_overran}. The {_budget(context, device):g} s training run was not "
-                           "attempted.")
-    failed = [name for name, exc in state.units.items() if exc is not None]
-    if failed:
-        first = state.units[failed[0]]
-        reason = first.describe() if isinstance(first, LearnerRaised) else str(first).splitlines()[0]
-        raise NotRun(f"the unit checks failed ({', '.join(failed)}): fix them first; the long training "
-                     f"was skipped. First failure: {reason[:200]}")
+    _augment_inplace(learner, device)
 
 
 # -- training ----------------------------------------------------------------------------
@@ -443,7 +398,6 @@ def _split(context):
 
 def _train(learner, device, context, seed):
     def run():
-        _require_units(learner, device, context)
         split = _split(context)
         budget = _budget(context, device)
         grace = grace_s(budget)
@@ -518,7 +472,6 @@ def _features_in_secret_order(learner, handle, images, what) -> torch.Tensor:
 
 def _trained_features(learner, device, context, seed):
     def run():
-        _require_units(learner, device, context)
         try:   # timed before training, while nothing of the submission's can be running
             fresh_s = _fresh_encoder_seconds(learner, device, context, seed)
         except Exception:
