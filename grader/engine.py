@@ -244,14 +244,14 @@ class ReferenceChild:
     def launch(self) -> None:
         if self.child is not None or self.refused is not None:
             return
-        try:
+        try:   # called from pytest's collection: whatever goes wrong is the speed check's to report
             self.integrity.before_reference()
-        except RuntimeError as exc:
-            self.refused = exc
-            return
-        self.child = ChildProcess(self.exercise.solution, threads=self.threads, device=self.device,
-                                  trust_files_before_ns=self.integrity.trust_files_before_ns)
-        self.child.launch()
+            self.child = ChildProcess(self.exercise.solution, threads=self.threads, device=self.device,
+                                      trust_files_before_ns=self.integrity.trust_files_before_ns)
+            self.child.launch()
+        except Exception as exc:
+            self.close()
+            self.child, self.refused = None, exc
 
     def __call__(self) -> Learner:
         self.launch()

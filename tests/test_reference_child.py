@@ -18,10 +18,14 @@ class Counting:
 class Item:
     def __init__(self, name, category, fixtures):
         self.name, self.fixturenames = f"check_{name}", fixtures
+        self.nodeid, self.module = f"m.py::check_{name}", None
         self._category = category
 
     def get_closest_marker(self, name):
         return type("Marker", (), {"args": (self._category,)})() if name == "category" else None
+
+    def iter_markers(self, name):
+        return []
 
 
 class Config:
@@ -107,3 +111,16 @@ def test_a_launched_reference_child_is_waited_for_and_checked_again_when_used(mo
     learner = ref()
     assert len(FakeChild.instances) == 1 and FakeChild.instances[0].waited
     assert integrity.calls == 2 and learner.child is FakeChild.instances[0]
+
+
+def test_a_reference_child_that_cannot_start_fails_the_check_that_uses_it_not_the_collection(monkeypatch):
+    class Unstartable(FakeChild):
+        def launch(self):
+            raise OSError("no more processes")
+
+    monkeypatch.setattr(engine, "ChildProcess", Unstartable)
+    ref = engine.ReferenceChild(exercise=type("E", (), {"solution": "s.py"})(), integrity=Integrity(refuse_on_call=0),
+                                threads=1, device="cpu")
+    ref.launch()                                  # at collection: nothing raised there
+    with pytest.raises(OSError, match="no more processes"):
+        ref()
