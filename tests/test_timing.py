@@ -91,12 +91,13 @@ class TimedSide:
     """Stands in for a learner or the reference's child in compare_speed: each call takes
     `seconds` on the parent's clock (reported, not slept) and is counted."""
 
-    def __init__(self, seconds):
-        self.seconds, self.calls, self.threads = seconds, 0, 1
+    def __init__(self, seconds, first=None):
+        self.seconds, self.first, self.calls, self.threads = seconds, first, 0, 1
 
     def call(self, target, *args, **kwargs):
         self.calls += 1
-        return type("Timed", (), {"seconds": self.seconds, "cpu_seconds": None, "output": 0.0, "grads": None})()
+        seconds = self.first if self.calls == 1 and self.first is not None else self.seconds
+        return type("Timed", (), {"seconds": seconds, "cpu_seconds": None, "output": 0.0, "grads": None})()
 
     def paused(self):
         import contextlib
@@ -121,3 +122,13 @@ def test_a_clearly_fast_learner_is_timed_on_fewer_repetitions(mine_s, reps_run, 
         with pytest.raises(AssertionError, match="median of 5"):
             run()
     assert mine.calls == reference.calls == reps_run    # no untimed warm-up call
+
+
+def test_a_slow_first_reference_call_does_not_hide_a_slow_learner():
+    # The reference's first call, cold, takes 0.6 s; afterwards 0.03 s. A learner at 0.15 s
+    # (5x) looks fast against a mean of the first two, not against every repetition.
+    from grader.timing import compare_speed
+
+    mine, reference = TimedSide(0.15), TimedSide(0.03, first=0.6)
+    with pytest.raises(AssertionError, match="median of 5"):
+        compare_speed(mine, reference, "f", lambda rep: [rep], verify=lambda a, b: None, reps=5, max_ratio=3.0)
