@@ -142,7 +142,8 @@ class GraderPlugin:
         # own, since its line is not shown. A reported one that did not pass skips this check,
         # except when this check was asked for by name (--only NAME): the request is explicit.
         named = bool(self.only) and item.name.removeprefix("check_") in self.only
-        unmet = [r for r in map(self._by_name.get, _prerequisites(item)) if r is not None and r.status is not Status.PASSED]
+        unmet = [result for result in map(self._by_name.get, _prerequisites(item))
+                 if result is not None and result.status is not Status.PASSED]
         unmet.sort(key=lambda r: r.status is Status.SKIPPED)   # name the cause, not what it skipped
         for result in unmet:
             if result.name in self._unreported_names:
