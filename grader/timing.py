@@ -117,10 +117,10 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
                   reps=5, min_reps=2, max_ratio=3.0, min_timeout=5.0) -> SpeedResult:
     """Median time of target(*make_args(rep)) for learner vs reference; AssertionError if too slow.
 
-    reps repetitions, or min_reps when the learner is by then clearly within the limit. There
-    is no untimed warm-up call: each side's first call, cold, is one of the repetitions (a
-    near or failing verdict rests on the median of all of them), and every call's output is
-    verified, so a warm-up would only cost time."""
+    reps repetitions, or min_reps when the learner is by then clearly within the limit. On the
+    CPU there is no untimed warm-up call: each side's first call, cold, is one of the
+    repetitions (a near or failing verdict rests on the median of all of them), and every
+    call's output is verified, so a warm-up would only cost time."""
     kwargs = kwargs or {}
     limit = None   # the learner's timeout, from the reference's first call
 
@@ -136,6 +136,15 @@ def compare_speed(learner, reference_child, target, make_args, *, verify, grad=T
         except ChildTimeout:
             raise AssertionError(t("too_slow_timeout", limit=f"{limit:.1f}", reference_ms=f"{reference_s * 1e3:.0f}",
                                    ratio=f"{max_ratio:g}")) from None
+
+    if str(getattr(reference_child, "device", "cpu")).startswith("cuda"):
+        # On a GPU a process's first call also pays for the CUDA context and the kernels' loading,
+        # far beyond a CPU's cold call (and the reference's child has made none yet): one untimed
+        # call each side first, so that the medians of an early stop are warm ones.
+        warm = make_args(0)
+        first = reference_call(warm)
+        limit = max(min_timeout, first.seconds * max_ratio * 10)
+        verify(learner_call(warm, first.seconds), first)
 
     mine_times, ref_times, mine_cpu = [], [], []
     for rep in range(1, reps + 1):

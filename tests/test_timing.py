@@ -132,3 +132,13 @@ def test_a_slow_first_reference_call_does_not_hide_a_slow_learner():
     mine, reference = TimedSide(0.15), TimedSide(0.03, first=0.6)
     with pytest.raises(AssertionError, match="median of 5"):
         compare_speed(mine, reference, "f", lambda rep: [rep], verify=lambda a, b: None, reps=5, max_ratio=3.0)
+
+
+def test_on_a_gpu_each_side_makes_one_untimed_call_first():
+    from grader.timing import compare_speed
+
+    mine, reference = TimedSide(0.01), TimedSide(0.01, first=0.9)   # the reference's first CUDA call is cold
+    mine.device = reference.device = "cuda"
+    result = compare_speed(mine, reference, "f", lambda rep: [rep], verify=lambda a, b: None, reps=5, max_ratio=3.0)
+    assert result.reps == 2 and result.reference_s == pytest.approx(0.01)   # the cold call is not in the median
+    assert mine.calls == reference.calls == 3
