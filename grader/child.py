@@ -17,6 +17,7 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
 sys.path.insert(0, _HERE)
 import importguard  # noqa: E402
 import landlock  # noqa: E402
+import schedstat  # noqa: E402
 import wire  # noqa: E402
 
 sys.path.remove(_HERE)
@@ -307,18 +308,6 @@ def _memory_budget(budget, device):
 _real_monotonic, _real_perf_counter = time.monotonic, time.perf_counter
 
 
-def _waits_by_thread() -> dict:
-    """Seconds each thread of this process has spent ready to run but waiting for a CPU."""
-    waits = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat") as f:
-                waits[tid] = int(f.read().split()[1]) / 1e9
-        except (OSError, ValueError, IndexError):
-            pass
-    return waits
-
-
 class _BusyClock:
     """The clock a training budget is measured on: wall time less the time this process's most
     delayed thread spent waiting for a CPU that other programs held. On an idle machine it is
@@ -328,14 +317,14 @@ class _BusyClock:
     REFRESH_S = 0.05
 
     def __init__(self):
-        self.start_waits = _waits_by_thread()
+        self.start_waits = schedstat.thread_waits()
         self.wall0 = self.read_at = _real_monotonic()
         self.lost = self.last = 0.0
 
     def elapsed(self) -> float:
         now = _real_monotonic()
         if now - self.read_at >= self.REFRESH_S:
-            waits = _waits_by_thread()
+            waits = schedstat.thread_waits()
             self.lost = max([w - self.start_waits.get(t, 0.0) for t, w in waits.items()] or [0.0])
             self.read_at = now
         self.last = max(self.last, now - self.wall0 - self.lost)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
+from grader.schedstat import thread_waits
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 OUTPUT_CAP = 64 * 1024
@@ -502,7 +503,7 @@ class ChildProcess:
         (/proc/PID/task/*/schedstat), read by the parent: the submission cannot change them."""
         if not self.alive():
             return {}
-        return _thread_waits(self.proc.pid)
+        return thread_waits(self.proc.pid)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time used so far by every process of the child's session (all
@@ -660,21 +661,6 @@ def _signal_session(sid: int, sig) -> bool:
             except (ProcessLookupError, PermissionError):
                 pass
     return sent
-
-
-def _thread_waits(pid: int) -> dict[str, float]:
-    waits = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return waits
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                waits[tid] = int(f.read().split()[1]) / 1e9
-        except (OSError, ValueError, IndexError):
-            pass
-    return waits
 
 
 def _group_cpu_seconds(sid: int) -> float | None:
