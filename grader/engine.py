@@ -187,8 +187,9 @@ def grade(exercise: Exercise, file: Path, *, device: str = "auto", seed: int | N
     ready = child.load.ok and not child.load.missing
     if ready:
         results.append(_implemented_result(stubs, file))
-    for result in results if on_result is not None else ():   # on screen before the checks start
-        on_result(result)
+    if on_result is not None:   # on screen before the checks start
+        for result in results:
+            on_result(result)
     if not ready or (stubs and set(stubs) >= set(static.defined_functions(file)) & set(required)):
         child.close()
         results.append(integrity.result(child, checks_ran=False))

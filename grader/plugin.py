@@ -51,8 +51,7 @@ class GraderPlugin:
         self._errors: dict[str, BaseException] = {}
         self.only: set[str] | None = None
         self.skip: set[str] | None = None
-        self._unreported: set[str] = set()       # node ids of prerequisites run but not reported
-        self._unreported_names: set[str] = set()
+        self._unreported: set[str] = set()   # names of the prerequisites run but not reported
 
     # -- fixtures ---------------------------------------------------------
     @pytest.fixture
@@ -86,11 +85,11 @@ class GraderPlugin:
         return self._reference_child
 
     def close(self):
-        if self._reference_child is not None:
-            self._reference_child.child.close()
-        closing = getattr(self._reference_child_factory, "close", None)
+        closing = getattr(self._reference_child_factory, "close", None)   # the owner of what it made
         if closing is not None:
             closing()
+        elif self._reference_child is not None:
+            self._reference_child.child.close()
 
     # -- hooks --------------------------------------------------------------
     def pytest_configure(self, config):
@@ -106,9 +105,9 @@ class GraderPlugin:
                 wanted = (not self.only or keys & self.only) and not (self.skip and keys & self.skip)
                 (keep if wanted else drop).append(item)
             unreported = self._prerequisites_left_out(keep, drop)
-            self._unreported = {item.nodeid for item in unreported}
-            keep = [item for item in items if item in keep or item.nodeid in self._unreported]
-            drop = [item for item in drop if item.nodeid not in self._unreported]
+            self._unreported = {item.name.removeprefix("check_") for item in unreported}
+            keep = [item for item in items if item in keep or item in unreported]
+            drop = [item for item in drop if item not in unreported]
             items[:] = keep
             config.hook.pytest_deselected(items=drop)
         # The reference's child starts now, beside the checks that come before the first use.
@@ -146,7 +145,7 @@ class GraderPlugin:
                  if result is not None and result.status is not Status.PASSED]
         unmet.sort(key=lambda r: r.status is Status.SKIPPED)   # name the cause, not what it skipped
         for result in unmet:
-            if result.name in self._unreported_names:
+            if result.name in self._unreported:
                 raise InheritedFailure(result)
             if not named:
                 pytest.skip(t("needs_check", check=result.name, outcome=_past(result.status)))
@@ -202,8 +201,7 @@ class GraderPlugin:
                     result.expected, result.got = self.sanitize(mismatch.expected), self.sanitize(mismatch.got)
                     result.hint = self.sanitize(mismatch.hint)
             self._by_name[result.name] = result
-            if report.nodeid in self._unreported:
-                self._unreported_names.add(result.name)
+            if result.name in self._unreported:
                 return
             self.results.append(result)
             if self.ctx.on_result is not None:
