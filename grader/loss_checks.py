@@ -130,11 +130,9 @@ class Loss:
         check_worked_example_from_spec.__doc__ = "The spec's worked examples give the values it states."
         return check(CATEGORY["worked_example"])(check_worked_example_from_spec)
 
-    def matches_reference(self, strategy, *, examples_n: int = 25, what: str = "loss",
-                          tolerance: Callable[[Args], tuple[float | None, float | None]] | None = None):
-        """check_matches_reference: values, dtype, device and 0-dim on drawn cases. tolerance:
-        arguments -> (rtol, atol) of the value where it differs from the declaration's (a
-        logit's ulps at a low temperature)."""
+    def matches_reference(self, strategy, *, examples_n: int = 25, what: str = "loss"):
+        """check_matches_reference: values, dtype, device and 0-dim on drawn cases, to the
+        declaration's tolerance."""
         @check(CATEGORY["matches_reference"])
         @examples(examples_n)
         @given(case=strategy)
@@ -144,7 +142,7 @@ class Loss:
             dtype = case.torch_dtype
             got = self.call(learner, args, device).output
             assert_scalar_like(got, dtype, device)
-            rtol, atol = (tolerance or self.tolerance)(args)
+            rtol, atol = self.tolerance(args)
             assert_close(got, self.expected(reference, args), what + self.label_of(case), dtype, rtol=rtol, atol=atol)
         return check_matches_reference
 

@@ -129,15 +129,16 @@ def debiased_normalize_noise(args):
 
 # The reference runs on float64 copies of the inputs: its own float32 cancellation (see
 # debiased_value_noise) would add to the learner's.
-DEBIASED = Loss("debiased_info_nce", names=("query", "positive_key", "negative_keys", "temperature", "tau_plus"),
-                args_of=lambda case: case.args(), wrt=lambda args: [0, 1, 2],
-                noise=lambda args: (1 / args[3], debiased_normalize_noise(args)), reference_dtype=torch.float64)
-
-
 def debiased_value_tolerance(args):
     """(rtol, atol) of a value: the dtype's, the atol widened by debiased_value_noise."""
     dtype = args[0].dtype
     return None, tolerance(dtype)[1] + debiased_value_noise(args, dtype)
+
+
+DEBIASED = Loss("debiased_info_nce", names=("query", "positive_key", "negative_keys", "temperature", "tau_plus"),
+                args_of=lambda case: case.args(), wrt=lambda args: [0, 1, 2],
+                noise=lambda args: (1 / args[3], debiased_normalize_noise(args)), tolerance=debiased_value_tolerance,
+                reference_dtype=torch.float64)
 
 
 def assert_debiased_value(got, args, reference, what):
@@ -194,8 +195,7 @@ def check_debiased_defaults(learner, reference):
                  "loss with the defaults (temperature 0.5, tau_plus 0.1)")
 
 
-check_debiased_matches_reference = DEBIASED.matches_reference(debiased_cases(), examples_n=30,
-                                                             tolerance=debiased_value_tolerance)
+check_debiased_matches_reference = DEBIASED.matches_reference(debiased_cases(), examples_n=30)
 
 
 # Cases where the clamp of N g is active for some queries and not for others, B != M.
@@ -297,7 +297,7 @@ def check_debiased_low_temperature_float32(learner, reference, device):
         args = case.args()
         active, rows = clamp_rows(args)
         DEBIASED.assert_grads_match(
-            learner, reference, args, device, atol=debiased_value_tolerance(args)[1],
+            learner, reference, args, device,
             value_what=f"loss at temperature 0.01 (tau_plus {case.tau_plus}, clamp active for {active} of {rows})")
 
 
@@ -354,18 +354,19 @@ def pair_cases(n=st.integers(2, 64), d=st.integers(1, 256), temperature=temperat
     return cases(n=n, d=d, temperature=temperature, dtype=dtype)
 
 
+def decoupled_value_tolerance(args):
+    # loss values reach -1/t + log(2N): the rounding of a logit (|s| <= 1/t) sets the scale
+    return None, tolerance(args[0].dtype)[1] / args[2]
+
+
 DECOUPLED = Loss("decoupled_nt_xent", names=("z1", "z2", "temperature"),
                  args_of=lambda case: [*case.tensors(), case.temperature], wrt=lambda args: [0, 1],
-                 noise=lambda args: (1 / args[2], decoupled_normalize_noise(*args)))
+                 noise=lambda args: (1 / args[2], decoupled_normalize_noise(*args)),
+                 tolerance=decoupled_value_tolerance)
 
 
 def decoupled_of(learner, z1, z2, temperature, device=None, **kw):
     return DECOUPLED.call(learner, [z1, z2, temperature], device, **kw)
-
-
-def decoupled_value_tolerance(args):
-    # loss values reach -1/t + log(2N): the rounding of a logit (|s| <= 1/t) sets the scale
-    return None, tolerance(args[0].dtype)[1] / args[2]
 
 
 # -- interface ----------------------------------------------------------------
@@ -393,8 +394,7 @@ def check_decoupled_default_temperature(learner, reference):
     assert_close(got, reference.decoupled_nt_xent(z1, z2, 0.1), "loss with the default temperature 0.1")
 
 
-check_decoupled_matches_reference = DECOUPLED.matches_reference(pair_cases(), examples_n=25,
-                                                               tolerance=decoupled_value_tolerance)
+check_decoupled_matches_reference = DECOUPLED.matches_reference(pair_cases(), examples_n=25)
 
 
 # -- gradients ----------------------------------------------------------------
